@@ -1,0 +1,110 @@
+/* buf.c - see buf.h. */
+#include <string.h>
+#include <openssl/crypto.h>
+#include "buf.h"
+
+void
+estca_buf_init(struct estca_buf *b, size_t cap, bool secret)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->alloc = 0;
+	b->cap = cap;
+	b->secret = secret;
+}
+
+void
+estca_buf_free(struct estca_buf *b)
+{
+	if (b->data != NULL) {
+		if (b->secret)
+			OPENSSL_clear_free(b->data, b->alloc);
+		else
+			OPENSSL_free(b->data);
+	}
+	b->data = NULL;
+	b->len = 0;
+	b->alloc = 0;
+}
+
+void
+estca_buf_reset(struct estca_buf *b)
+{
+	if (b->secret && b->data != NULL)
+		OPENSSL_cleanse(b->data, b->alloc);
+	b->len = 0;
+}
+
+int
+estca_buf_add(struct estca_buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n > b->cap || b->len > b->cap - n) {
+		estca_buf_free(b);
+		return ESTCA_ERR_TOO_LARGE;
+	}
+	/* one spare byte so estca_buf_nul() never has to grow past cap */
+	if (b->len + n + 1 > b->alloc) {
+		size_t want = b->alloc ? b->alloc : 256;
+		unsigned char *nd;
+
+		while (want < b->len + n + 1)
+			want *= 2;
+		if (want > b->cap + 1)
+			want = b->cap + 1;
+		nd = OPENSSL_malloc(want);
+		if (nd == NULL) {
+			estca_buf_free(b);
+			return ESTCA_ERR_NOMEM;
+		}
+		if (b->len)
+			memcpy(nd, b->data, b->len);
+		if (b->data != NULL) {
+			if (b->secret)
+				OPENSSL_clear_free(b->data, b->alloc);
+			else
+				OPENSSL_free(b->data);
+		}
+		b->data = nd;
+		b->alloc = want;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+int
+estca_buf_addstr(struct estca_buf *b, const char *s)
+{
+	return estca_buf_add(b, s, strlen(s));
+}
+
+int
+estca_buf_nul(struct estca_buf *b)
+{
+	if (b->data == NULL) {
+		unsigned char z = 0;
+		int r = estca_buf_add(b, &z, 1);
+
+		if (r != 0)
+			return r;
+		b->len = 0;
+		return 0;
+	}
+	b->data[b->len] = 0;  /* alloc >= len + 1 always holds */
+	return 0;
+}
+
+unsigned char *
+estca_buf_take(struct estca_buf *b, size_t *len)
+{
+	unsigned char *d = b->data;
+
+	if (len != NULL)
+		*len = b->len;
+	b->data = NULL;
+	b->len = 0;
+	b->alloc = 0;
+	return d;
+}

@@ -1,0 +1,36 @@
+/*
+ * buf.h - the one growable byte buffer of estca.
+ *
+ * A buffer has an owner, a length and a cap chosen by its user (CSR body,
+ * reply, DER message).  Appending past the cap or failing to grow frees the
+ * contents and leaves the buffer empty, so a caller never holds half a
+ * buffer.  Buffers marked secret are wiped before their memory is released.
+ * estca_buf_take() hands the bytes to the caller, who then frees them with
+ * OPENSSL_free() (or OPENSSL_clear_free() for secrets).
+ */
+#ifndef ESTCA_BUF_H
+#define ESTCA_BUF_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include "errors.h"
+
+struct estca_buf {
+	unsigned char *data;
+	size_t len;
+	size_t alloc;
+	size_t cap;      /* the most bytes this buffer may ever hold */
+	bool secret;     /* wipe on free */
+};
+
+void estca_buf_init(struct estca_buf *b, size_t cap, bool secret);
+int estca_buf_add(struct estca_buf *b, const void *p, size_t n) ESTCA_WUR;
+int estca_buf_addstr(struct estca_buf *b, const char *s) ESTCA_WUR;
+/* Append a NUL that is not counted in len (for text users). */
+int estca_buf_nul(struct estca_buf *b) ESTCA_WUR;
+void estca_buf_reset(struct estca_buf *b);
+void estca_buf_free(struct estca_buf *b);
+/* Transfer ownership of the bytes; the buffer is left empty. */
+unsigned char *estca_buf_take(struct estca_buf *b, size_t *len);
+
+#endif

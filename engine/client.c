@@ -1,0 +1,272 @@
+/*
+ * client.c - connection to estca-signd (client.h).  Holds no secret and no
+ * key; it only frames requests and decodes replies with wire.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include "client.h"
+
+struct estca_engine {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd;
+	int timeout_ms;
+};
+
+int
+estca_engine_open(const char *path, int timeout_ms, struct estca_engine **out)
+{
+	struct estca_engine *e;
+
+	*out = NULL;
+	if (strlen(path) >= sizeof(e->path))
+		return ESTCA_ERR_CONFIG;
+	if ((e = OPENSSL_zalloc(sizeof(*e))) == NULL)
+		return ESTCA_ERR_NOMEM;
+	memcpy(e->path, path, strlen(path) + 1);
+	e->fd = -1;
+	e->timeout_ms = timeout_ms;
+	*out = e;
+	return 0;
+}
+
+static void
+disconnect(struct estca_engine *e)
+{
+	if (e->fd >= 0)
+		close(e->fd);
+	e->fd = -1;
+}
+
+void
+estca_engine_close(struct estca_engine *e)
+{
+	if (e == NULL)
+		return;
+	disconnect(e);
+	OPENSSL_free(e);
+}
+
+static int
+connect_engine(struct estca_engine *e)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	if (e->fd >= 0)
+		return 0;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, e->path, strlen(e->path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ESTCA_ERR_UNAVAILABLE;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		close(fd);
+		return ESTCA_ERR_UNAVAILABLE;
+	}
+	e->fd = fd;
+	return 0;
+}
+
+static int
+call_once(struct estca_engine *e, const struct estca_buf *msg, ESTCA_REPLY **rep,
+    int *eof)
+{
+	struct estca_buf in;
+	int r;
+
+	*eof = 0;
+	if ((r = connect_engine(e)) != 0)
+		return r;
+	if ((r = estca_write_all(e->fd, msg->data, msg->len, e->timeout_ms)) != 0) {
+		disconnect(e);
+		*eof = 1;  /* a stale connection: the engine went away */
+		return ESTCA_ERR_UNAVAILABLE;
+	}
+	estca_buf_init(&in, ESTCA_WIRE_MAX_REPLY, true);
+	r = estca_frame_read(e->fd, ESTCA_WIRE_MAX_REPLY, e->timeout_ms,
+	    e->timeout_ms, &in, eof);
+	if (r == 0)
+		r = estca_reply_decode(in.data, in.len, rep);
+	estca_buf_free(&in);
+	if (r != 0) {
+		disconnect(e);
+		return r == ESTCA_ERR_MALFORMED ? r : ESTCA_ERR_UNAVAILABLE;
+	}
+	return 0;
+}
+
+int
+estca_engine_call(struct estca_engine *e, const ESTCA_REQ *req, ESTCA_REPLY **rep)
+{
+	struct estca_buf msg;
+	int r, eof, had_conn = e->fd >= 0;
+
+	*rep = NULL;
+	estca_buf_init(&msg, ESTCA_WIRE_MAX_REQUEST + 4, false);
+	if ((r = estca_req_encode(req, &msg)) != 0)
+		return r;
+	r = call_once(e, &msg, rep, &eof);
+	/* An idle kept connection may have been closed by an engine restart. */
+	if (r != 0 && had_conn && eof)
+		r = call_once(e, &msg, rep, &eof);
+	estca_buf_free(&msg);
+	return r;
+}
+
+int
+estca_reply_status(const ESTCA_REPLY *rep, char *reason, size_t reasonlen)
+{
+	long st = ESTCA_ERR_MALFORMED;
+
+	if (estca_wire_get_int(rep->status, &st) != 0 || st > 0 || st < -1000)
+		st = ESTCA_ERR_MALFORMED;
+	if (reasonlen > 0) {
+		if (rep->reason == NULL ||
+		    estca_wire_get_str(rep->reason, reason, reasonlen) != 0) {
+			const char *s = estca_strerror((int)st);
+			size_t n = strlen(s);
+
+			if (n >= reasonlen)
+				n = reasonlen - 1;
+			memcpy(reason, s, n);
+			reason[n] = 0;
+		}
+	}
+	return (int)st;
+}
+
+static ESTCA_REQ *
+new_req(enum estca_op op)
+{
+	ESTCA_REQ *q = ESTCA_REQ_new();
+
+	if (q == NULL)
+		return NULL;
+	if (estca_wire_set_int(&q->version, ESTCA_WIRE_VERSION) != 0 ||
+	    estca_wire_set_int(&q->op, op) != 0) {
+		ESTCA_REQ_free(q);
+		return NULL;
+	}
+	return q;
+}
+
+static void
+set_reason(char *reason, size_t reasonlen, int err)
+{
+	const char *s = estca_strerror(err);
+	size_t n = strlen(s);
+
+	if (reasonlen == 0)
+		return;
+	if (n >= reasonlen)
+		n = reasonlen - 1;
+	memcpy(reason, s, n);
+	reason[n] = 0;
+}
+
+int
+estca_engine_get_chain(struct estca_engine *e, const char *ca_name,
+    STACK_OF(X509) **chain, char *reason, size_t reasonlen)
+{
+	ESTCA_REQ *q = new_req(ESTCA_OP_GET_CHAIN);
+	ESTCA_REPLY *rep = NULL;
+	int r;
+
+	*chain = NULL;
+	if (q == NULL || estca_wire_set_str(&q->ca_name, ca_name) != 0) {
+		ESTCA_REQ_free(q);
+		set_reason(reason, reasonlen, ESTCA_ERR_NOMEM);
+		return ESTCA_ERR_NOMEM;
+	}
+	r = estca_engine_call(e, q, &rep);
+	ESTCA_REQ_free(q);
+	if (r != 0) {
+		set_reason(reason, reasonlen, r);
+		return r;
+	}
+	r = estca_reply_status(rep, reason, reasonlen);
+	if (r == 0) {
+		if (rep->certs == NULL || sk_X509_num(rep->certs) < 1) {
+			r = ESTCA_ERR_MALFORMED;
+			set_reason(reason, reasonlen, r);
+		} else {
+			*chain = rep->certs;
+			rep->certs = NULL;
+		}
+	}
+	ESTCA_REPLY_free(rep);
+	return r;
+}
+
+int
+estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
+    X509 **cert, char *reason, size_t reasonlen)
+{
+	ESTCA_REQ *q = new_req(ESTCA_OP_SIGN);
+	ESTCA_REPLY *rep = NULL;
+	int r = ESTCA_ERR_NOMEM;
+
+	*cert = NULL;
+	if (q == NULL)
+		goto fail;
+	if (estca_wire_set_str(&q->ca_name, a->ca_name) != 0 ||
+	    estca_wire_set_str(&q->profile, a->profile) != 0 ||
+	    estca_wire_set_str(&q->requester, a->requester ? a->requester : "") != 0)
+		goto fail;
+	if ((q->subject = X509_NAME_dup(a->subject)) == NULL)
+		goto fail;
+	if (a->sans != NULL && (q->sans = ASN1_item_dup(
+	    ASN1_ITEM_rptr(GENERAL_NAMES), (void *)a->sans)) == NULL)
+		goto fail;
+	if ((q->spki = X509_PUBKEY_dup(a->spki)) == NULL)
+		goto fail;
+	if (a->validity_secs > 0 &&
+	    estca_wire_set_int(&q->validity, a->validity_secs) != 0)
+		goto fail;
+	r = estca_engine_call(e, q, &rep);
+	ESTCA_REQ_free(q);
+	q = NULL;
+	if (r != 0)
+		goto fail;
+	r = estca_reply_status(rep, reason, reasonlen);
+	if (r == 0) {
+		if (rep->certs == NULL || sk_X509_num(rep->certs) != 1) {
+			r = ESTCA_ERR_MALFORMED;
+			set_reason(reason, reasonlen, r);
+		} else {
+			*cert = sk_X509_shift(rep->certs);
+		}
+	}
+	ESTCA_REPLY_free(rep);
+	return r;
+fail:
+	ESTCA_REQ_free(q);
+	set_reason(reason, reasonlen, r);
+	return r;
+}
+
+int
+estca_engine_health(struct estca_engine *e, char *reason, size_t reasonlen)
+{
+	ESTCA_REQ *q = new_req(ESTCA_OP_HEALTH);
+	ESTCA_REPLY *rep = NULL;
+	int r;
+
+	if (q == NULL)
+		return ESTCA_ERR_NOMEM;
+	r = estca_engine_call(e, q, &rep);
+	ESTCA_REQ_free(q);
+	if (r != 0) {
+		set_reason(reason, reasonlen, r);
+		return r;
+	}
+	r = estca_reply_status(rep, reason, reasonlen);
+	ESTCA_REPLY_free(rep);
+	return r;
+}

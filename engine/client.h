@@ -1,0 +1,56 @@
+/*
+ * client.h - the engine's client library (linked by fcgi/ and tools).
+ *
+ * One connection to estca-signd's Unix socket; one request, one reply.
+ * estca_engine_call() reconnects once when the engine closed an idle
+ * connection (engine restarted), so callers may keep a connection for the
+ * life of a worker.  The caller owns every object it gets back.
+ */
+#ifndef ESTCA_CLIENT_H
+#define ESTCA_CLIENT_H
+
+#include <stddef.h>
+#include <openssl/x509.h>
+#include "errors.h"
+#include "wire.h"
+
+struct estca_engine;
+
+/* Allocate a handle for socket path; connects lazily. */
+int estca_engine_open(const char *path, int timeout_ms, struct estca_engine **out) ESTCA_WUR;
+void estca_engine_close(struct estca_engine *e);
+
+/*
+ * Send req, wait for the reply.  Returns 0 when a reply arrived (whatever
+ * its status), or ESTCA_ERR_UNAVAILABLE/IO/MALFORMED when none did.
+ */
+int estca_engine_call(struct estca_engine *e, const ESTCA_REQ *req,
+    ESTCA_REPLY **rep) ESTCA_WUR;
+
+/*
+ * Status and reason of a reply: returns the reply's status (0 or an
+ * ESTCA_ERR_*) and copies its reason (or the generic text) into reason.
+ */
+int estca_reply_status(const ESTCA_REPLY *rep, char *reason, size_t reasonlen);
+
+/* The CA chain of ca_name, CA certificate first.  *chain owned by caller. */
+int estca_engine_get_chain(struct estca_engine *e, const char *ca_name,
+    STACK_OF(X509) **chain, char *reason, size_t reasonlen) ESTCA_WUR;
+
+struct estca_sign_args {
+	const char *ca_name;
+	const char *profile;
+	const X509_NAME *subject;
+	const STACK_OF(GENERAL_NAME) *sans;   /* may be NULL */
+	const X509_PUBKEY *spki;
+	long validity_secs;                   /* 0: the profile's default */
+	const char *requester;
+};
+
+/* Ask the engine to build and sign a certificate.  *cert owned by caller. */
+int estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
+    X509 **cert, char *reason, size_t reasonlen) ESTCA_WUR;
+
+int estca_engine_health(struct estca_engine *e, char *reason, size_t reasonlen) ESTCA_WUR;
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * wire.h - the engine protocol: one length-prefixed DER message each way.
+ *
+ * Frame: 4-byte big-endian length, then exactly that many bytes of DER.
+ * Both messages are described by OpenSSL ASN.1 templates (wire.c); nothing
+ * here parses DER by hand, and a message with bytes left over is malformed.
+ *
+ *   EstcaRequest ::= SEQUENCE {
+ *     version    INTEGER,                 -- ESTCA_WIRE_VERSION
+ *     op         INTEGER,                 -- enum estca_op
+ *     caName     [0] UTF8String OPTIONAL,
+ *     profile    [1] UTF8String OPTIONAL,
+ *     subject    [2] EXPLICIT Name OPTIONAL,
+ *     sans       [3] IMPLICIT GeneralNames OPTIONAL,
+ *     spki       [4] EXPLICIT SubjectPublicKeyInfo OPTIONAL,
+ *     validity   [5] INTEGER OPTIONAL,    -- seconds wanted; capped by profile
+ *     keyType    [6] UTF8String OPTIONAL, -- rsa:2048 ... ec:P-384
+ *     requester  [7] UTF8String OPTIONAL  -- who asks, for the audit line
+ *   }
+ *   EstcaReply ::= SEQUENCE {
+ *     version    INTEGER,
+ *     status     INTEGER,                 -- 0 or an ESTCA_ERR_* value
+ *     reason     [0] UTF8String OPTIONAL, -- one line, for the client
+ *     certs      [1] IMPLICIT SEQUENCE OF Certificate OPTIONAL,
+ *     pkcs8      [2] OCTET STRING OPTIONAL
+ *   }
+ */
+#ifndef ESTCA_WIRE_H
+#define ESTCA_WIRE_H
+
+#include <stddef.h>
+#include <openssl/asn1t.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include "errors.h"
+#include "buf.h"
+
+#define ESTCA_WIRE_VERSION 1
+#define ESTCA_WIRE_MAX_REQUEST (64 * 1024)
+#define ESTCA_WIRE_MAX_REPLY (1024 * 1024)
+
+enum estca_op {
+	ESTCA_OP_GET_CHAIN = 1,  /* caName -> certs = CA chain, CA first */
+	ESTCA_OP_SIGN = 2,       /* -> certs = { issued certificate } */
+	ESTCA_OP_KEYGEN = 3,     /* -> certs = { certificate }, pkcs8 */
+	ESTCA_OP_HEALTH = 4,     /* -> status only */
+};
+
+typedef struct estca_req_st {
+	ASN1_INTEGER *version;
+	ASN1_INTEGER *op;
+	ASN1_UTF8STRING *ca_name;
+	ASN1_UTF8STRING *profile;
+	X509_NAME *subject;
+	STACK_OF(GENERAL_NAME) *sans;
+	X509_PUBKEY *spki;
+	ASN1_INTEGER *validity;
+	ASN1_UTF8STRING *key_type;
+	ASN1_UTF8STRING *requester;
+} ESTCA_REQ;
+
+typedef struct estca_reply_st {
+	ASN1_INTEGER *version;
+	ASN1_INTEGER *status;
+	ASN1_UTF8STRING *reason;
+	STACK_OF(X509) *certs;
+	ASN1_OCTET_STRING *pkcs8;
+} ESTCA_REPLY;
+
+DECLARE_ASN1_FUNCTIONS(ESTCA_REQ)
+DECLARE_ASN1_FUNCTIONS(ESTCA_REPLY)
+
+/* Decode exactly len bytes; trailing bytes are ESTCA_ERR_MALFORMED. */
+int estca_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out) ESTCA_WUR;
+int estca_reply_decode(const unsigned char *p, size_t len, ESTCA_REPLY **out) ESTCA_WUR;
+/* Encode into b (framed: length prefix included). */
+int estca_req_encode(const ESTCA_REQ *r, struct estca_buf *b) ESTCA_WUR;
+int estca_reply_encode(const ESTCA_REPLY *r, struct estca_buf *b) ESTCA_WUR;
+
+/* Helpers to fill and read fields. */
+int estca_wire_set_str(ASN1_UTF8STRING **f, const char *s) ESTCA_WUR;
+int estca_wire_set_int(ASN1_INTEGER **f, long v) ESTCA_WUR;
+/* Copy a UTF8String into a NUL-terminated C string; refuses embedded NULs. */
+int estca_wire_get_str(const ASN1_UTF8STRING *f, char *dst, size_t dstlen) ESTCA_WUR;
+int estca_wire_get_int(const ASN1_INTEGER *f, long *v) ESTCA_WUR;
+
+/*
+ * Framed I/O on a blocking or non-blocking stream socket.  timeout_ms
+ * bounds each wait for the peer (-1: no limit before the first byte of a
+ * frame, used by the engine between requests).  A clean close before the
+ * first byte returns ESTCA_ERR_IO with *eof set.
+ */
+int estca_frame_read(int fd, size_t max, int first_timeout_ms, int timeout_ms,
+    struct estca_buf *out, int *eof) ESTCA_WUR;
+int estca_write_all(int fd, const unsigned char *p, size_t n, int timeout_ms) ESTCA_WUR;
+
+#endif

@@ -1,0 +1,1 @@
+typedef int estca_placeholder;
