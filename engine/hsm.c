@@ -1,1 +1,527 @@
-typedef int estca_placeholder;
+/*
+ * hsm.c - the one file that talks PKCS#11 (see hsm.h).
+ *
+ * It must never write a PIN anywhere but into the module, never log one,
+ * and never create an extractable CA key.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+/* libp11.h declares ENGINE-based entry points that OpenSSL 3 deprecates. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#include <libp11.h>
+#pragma GCC diagnostic pop
+#include <p11-kit/pkcs11.h>
+
+#include "hsm.h"
+#include "log.h"
+
+struct estca_hsm {
+	PKCS11_CTX *ctx;
+	PKCS11_SLOT *slots;
+	unsigned int nslots;
+	PKCS11_SLOT *slot;
+	pthread_mutex_t lock;   /* serializes key lookup and RNG calls */
+};
+
+int
+estca_read_secret_file(const char *path, struct estca_buf *out)
+{
+	unsigned char tmp[512];
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	int fd, r;
+
+	estca_buf_init(out, 256, true);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		log_err("secret file %s: %s", path, strerror(errno));
+		return ESTCA_ERR_CONFIG;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 0077) != 0)
+		log_warn("secret file %s is readable by group or others", path);
+	n = read(fd, tmp, sizeof(tmp));
+	close(fd);
+	if (n < 0) {
+		log_err("secret file %s: %s", path, strerror(errno));
+		return ESTCA_ERR_CONFIG;
+	}
+	len = 0;
+	while (len < (size_t)n && tmp[len] != '\n' && tmp[len] != '\r')
+		len++;
+	if (len < 4 || len > 255 || memchr(tmp, 0, len) != NULL) {
+		OPENSSL_cleanse(tmp, sizeof(tmp));
+		log_err("secret file %s: first line must hold 4 to 255 bytes", path);
+		return ESTCA_ERR_CONFIG;
+	}
+	r = estca_buf_add(out, tmp, len);
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	if (r == 0)
+		r = estca_buf_nul(out);
+	return r;
+}
+
+static void
+free_slots(struct estca_hsm *h)
+{
+	if (h->slots != NULL)
+		PKCS11_release_all_slots(h->ctx, h->slots, h->nslots);
+	h->slots = NULL;
+	h->nslots = 0;
+	h->slot = NULL;
+}
+
+void
+estca_hsm_close(struct estca_hsm *h)
+{
+	if (h == NULL)
+		return;
+	if (h->ctx != NULL) {
+		free_slots(h);
+		PKCS11_CTX_unload(h->ctx);
+		PKCS11_CTX_free(h->ctx);
+	}
+	pthread_mutex_destroy(&h->lock);
+	OPENSSL_free(h);
+}
+
+int
+estca_hsm_open(const char *module, const char *token_label,
+    const char *pin_file, struct estca_hsm **out)
+{
+	struct estca_hsm *h;
+	struct estca_buf pin;
+	int r;
+
+	*out = NULL;
+	if ((r = estca_read_secret_file(pin_file, &pin)) != 0)
+		return r;
+	if ((h = OPENSSL_zalloc(sizeof(*h))) == NULL) {
+		estca_buf_free(&pin);
+		return ESTCA_ERR_NOMEM;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	if ((h->ctx = PKCS11_CTX_new()) == NULL) {
+		r = ESTCA_ERR_NOMEM;
+		goto fail;
+	}
+	if (PKCS11_CTX_load(h->ctx, module) != 0) {
+		estca_log_ssl(ESTCA_LOG_ERR, "cannot load PKCS#11 module");
+		log_err("PKCS#11 module %s could not be loaded", module);
+		PKCS11_CTX_free(h->ctx);
+		h->ctx = NULL;
+		r = ESTCA_ERR_HSM;
+		goto fail;
+	}
+	if (PKCS11_enumerate_slots(h->ctx, &h->slots, &h->nslots) != 0) {
+		estca_log_ssl(ESTCA_LOG_ERR, "cannot enumerate PKCS#11 slots");
+		r = ESTCA_ERR_HSM;
+		goto fail;
+	}
+	for (PKCS11_SLOT *s = PKCS11_find_token(h->ctx, h->slots, h->nslots);
+	    s != NULL; s = PKCS11_find_next_token(h->ctx, h->slots, h->nslots, s)) {
+		if (s->token != NULL && s->token->initialized &&
+		    strcmp(s->token->label, token_label) == 0) {
+			h->slot = s;
+			break;
+		}
+	}
+	if (h->slot == NULL) {
+		log_err("no initialized token labelled '%s' in %s", token_label, module);
+		r = ESTCA_ERR_NOT_FOUND;
+		goto fail;
+	}
+	if (PKCS11_login(h->slot, 0, (const char *)pin.data) != 0) {
+		estca_log_ssl(ESTCA_LOG_ERR, "token login failed");
+		log_err("login to token '%s' failed (wrong PIN or locked token)",
+		    token_label);
+		r = ESTCA_ERR_HSM;
+		goto fail;
+	}
+	estca_buf_free(&pin);
+	*out = h;
+	return 0;
+fail:
+	estca_buf_free(&pin);
+	estca_hsm_close(h);
+	return r;
+}
+
+int
+estca_hsm_get_key(struct estca_hsm *h, const char *label, EVP_PKEY **out)
+{
+	PKCS11_KEY *keys = NULL;
+	unsigned int nkeys = 0;
+	EVP_PKEY *pk = NULL;
+	int r = ESTCA_ERR_NOT_FOUND;
+
+	*out = NULL;
+	pthread_mutex_lock(&h->lock);
+	if (PKCS11_enumerate_keys(h->slot->token, &keys, &nkeys) != 0) {
+		estca_log_ssl(ESTCA_LOG_ERR, "cannot list the token's private keys");
+		r = ESTCA_ERR_HSM;
+		goto out;
+	}
+	for (unsigned int i = 0; i < nkeys; i++) {
+		if (keys[i].label == NULL || strcmp(keys[i].label, label) != 0)
+			continue;
+		if ((pk = PKCS11_get_private_key(&keys[i])) == NULL) {
+			estca_log_ssl(ESTCA_LOG_ERR, "cannot use private key");
+			r = ESTCA_ERR_HSM;
+			goto out;
+		}
+		r = 0;
+		break;
+	}
+	if (r == ESTCA_ERR_NOT_FOUND)
+		log_err("no private key labelled '%s' in the token", label);
+out:
+	pthread_mutex_unlock(&h->lock);
+	*out = pk;
+	return r;
+}
+
+int
+estca_hsm_get_pubkey(struct estca_hsm *h, const char *label, EVP_PKEY **out)
+{
+	PKCS11_KEY *keys = NULL;
+	unsigned int nkeys = 0;
+	EVP_PKEY *pk = NULL;
+	int r = ESTCA_ERR_NOT_FOUND;
+
+	*out = NULL;
+	pthread_mutex_lock(&h->lock);
+	if (PKCS11_enumerate_public_keys(h->slot->token, &keys, &nkeys) != 0) {
+		estca_log_ssl(ESTCA_LOG_ERR, "cannot list the token's public keys");
+		r = ESTCA_ERR_HSM;
+		goto out;
+	}
+	for (unsigned int i = 0; i < nkeys; i++) {
+		if (keys[i].label == NULL || strcmp(keys[i].label, label) != 0)
+			continue;
+		if ((pk = PKCS11_get_public_key(&keys[i])) == NULL) {
+			estca_log_ssl(ESTCA_LOG_ERR, "cannot read public key");
+			r = ESTCA_ERR_HSM;
+			goto out;
+		}
+		r = 0;
+		break;
+	}
+	if (r == ESTCA_ERR_NOT_FOUND)
+		log_err("no public key labelled '%s' in the token", label);
+out:
+	pthread_mutex_unlock(&h->lock);
+	*out = pk;
+	return r;
+}
+
+int
+estca_hsm_random(struct estca_hsm *h, unsigned char *p, size_t n)
+{
+	int rc;
+
+	if (n > 1024)
+		return ESTCA_ERR_INTERNAL;
+	pthread_mutex_lock(&h->lock);
+	rc = PKCS11_generate_random(h->slot, p, (unsigned int)n);
+	pthread_mutex_unlock(&h->lock);
+	if (rc != 0) {
+		estca_log_ssl(ESTCA_LOG_ERR, "C_GenerateRandom failed");
+		return ESTCA_ERR_UNAVAILABLE;
+	}
+	return 0;
+}
+
+/* ---- raw Cryptoki, for token set-up only ---- */
+
+struct p11raw {
+	void *dl;
+	CK_FUNCTION_LIST_PTR f;
+};
+
+static int
+raw_load(const char *module, struct p11raw *m)
+{
+	CK_C_GetFunctionList gfl;
+	CK_C_INITIALIZE_ARGS args;
+	CK_RV rv;
+
+	memset(m, 0, sizeof(*m));
+	if ((m->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		log_err("cannot load PKCS#11 module %s: %s", module, dlerror());
+		return ESTCA_ERR_HSM;
+	}
+	gfl = (CK_C_GetFunctionList)dlsym(m->dl, "C_GetFunctionList");
+	if (gfl == NULL || gfl(&m->f) != CKR_OK) {
+		log_err("%s is not a PKCS#11 module", module);
+		dlclose(m->dl);
+		return ESTCA_ERR_HSM;
+	}
+	memset(&args, 0, sizeof(args));
+	args.flags = CKF_OS_LOCKING_OK;
+	rv = m->f->C_Initialize(&args);
+	if (rv != CKR_OK) {
+		log_err("C_Initialize failed: 0x%lx", (unsigned long)rv);
+		dlclose(m->dl);
+		return ESTCA_ERR_HSM;
+	}
+	return 0;
+}
+
+static void
+raw_unload(struct p11raw *m)
+{
+	if (m->f != NULL)
+		m->f->C_Finalize(NULL);
+	if (m->dl != NULL)
+		dlclose(m->dl);
+	memset(m, 0, sizeof(*m));
+}
+
+static void
+pad_label(const char *label, unsigned char out[32])
+{
+	size_t n = strlen(label);
+
+	memset(out, ' ', 32);
+	memcpy(out, label, n > 32 ? 32 : n);
+}
+
+/* Find the slot holding an initialized token labelled label (want_init=1),
+ * or the first slot with an uninitialized token (want_init=0). */
+static int
+raw_find_slot(struct p11raw *m, const char *label, int want_init, CK_SLOT_ID *out)
+{
+	CK_SLOT_ID slots[64];
+	CK_ULONG n = 64;
+	unsigned char padded[32];
+	CK_RV rv;
+
+	pad_label(label, padded);
+	rv = m->f->C_GetSlotList(CK_TRUE, slots, &n);
+	if (rv != CKR_OK) {
+		log_err("C_GetSlotList failed: 0x%lx", (unsigned long)rv);
+		return ESTCA_ERR_HSM;
+	}
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO ti;
+		int inited;
+
+		if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		inited = (ti.flags & CKF_TOKEN_INITIALIZED) != 0;
+		if (want_init && inited && memcmp(ti.label, padded, 32) == 0) {
+			*out = slots[i];
+			return 0;
+		}
+		if (!want_init && inited && memcmp(ti.label, padded, 32) == 0) {
+			log_err("a token labelled '%s' exists already", label);
+			return ESTCA_ERR_REFUSED;
+		}
+	}
+	if (want_init) {
+		log_err("no initialized token labelled '%s'", label);
+		return ESTCA_ERR_NOT_FOUND;
+	}
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO ti;
+
+		if (m->f->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+		    (ti.flags & CKF_TOKEN_INITIALIZED) == 0) {
+			*out = slots[i];
+			return 0;
+		}
+	}
+	log_err("no free slot for a new token");
+	return ESTCA_ERR_NOT_FOUND;
+}
+
+int
+estca_p11_init_token(const char *module, const char *label,
+    const char *so_pin, const char *user_pin)
+{
+	struct p11raw m;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE s;
+	unsigned char padded[32];
+	CK_RV rv;
+	int r;
+
+	if (strlen(label) > 32) {
+		log_err("token label longer than 32 bytes");
+		return ESTCA_ERR_CONFIG;
+	}
+	if ((r = raw_load(module, &m)) != 0)
+		return r;
+	if ((r = raw_find_slot(&m, label, 0, &slot)) != 0)
+		goto out;
+	pad_label(label, padded);
+	rv = m.f->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin), padded);
+	if (rv != CKR_OK) {
+		log_err("C_InitToken failed: 0x%lx", (unsigned long)rv);
+		r = ESTCA_ERR_HSM;
+		goto out;
+	}
+	/* SoftHSM renumbers slots after C_InitToken: look the token up again. */
+	raw_unload(&m);
+	if ((r = raw_load(module, &m)) != 0)
+		return r;
+	if ((r = raw_find_slot(&m, label, 1, &slot)) != 0)
+		goto out;
+	rv = m.f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+	    NULL, &s);
+	if (rv != CKR_OK) {
+		log_err("C_OpenSession failed: 0x%lx", (unsigned long)rv);
+		r = ESTCA_ERR_HSM;
+		goto out;
+	}
+	rv = m.f->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin));
+	if (rv == CKR_OK)
+		rv = m.f->C_InitPIN(s, (CK_UTF8CHAR_PTR)user_pin, strlen(user_pin));
+	if (rv != CKR_OK) {
+		log_err("setting the user PIN failed: 0x%lx", (unsigned long)rv);
+		r = ESTCA_ERR_HSM;
+	}
+	m.f->C_Logout(s);
+	m.f->C_CloseSession(s);
+out:
+	raw_unload(&m);
+	return r;
+}
+
+static int
+raw_label_exists(struct p11raw *m, CK_SESSION_HANDLE s, const char *label)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+	};
+	CK_OBJECT_HANDLE o;
+	CK_ULONG n = 0;
+
+	if (m->f->C_FindObjectsInit(s, t, 2) != CKR_OK)
+		return -1;
+	if (m->f->C_FindObjects(s, &o, 1, &n) != CKR_OK)
+		n = 0;
+	m->f->C_FindObjectsFinal(s);
+	return n > 0;
+}
+
+int
+estca_p11_genkey(const char *module, const char *token_label,
+    const char *user_pin, const char *key_label, const char *type)
+{
+	static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+		0x3d, 0x03, 0x01, 0x07 };
+	static const unsigned char p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00,
+		0x22 };
+	static const unsigned char e65537[] = { 0x01, 0x00, 0x01 };
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ULONG bits = 0;
+	CK_MECHANISM mech = { 0, NULL, 0 };
+	CK_KEY_TYPE kt;
+	CK_OBJECT_HANDLE pub, priv;
+	CK_SESSION_HANDLE s;
+	CK_SLOT_ID slot;
+	unsigned char id[16];
+	const unsigned char *curve = NULL;
+	size_t curvelen = 0;
+	struct p11raw m;
+	CK_RV rv;
+	int r;
+
+	if (strcmp(type, "ec:P-256") == 0) {
+		curve = p256;
+		curvelen = sizeof(p256);
+	} else if (strcmp(type, "ec:P-384") == 0) {
+		curve = p384;
+		curvelen = sizeof(p384);
+	} else if (strcmp(type, "rsa:2048") == 0) {
+		bits = 2048;
+	} else if (strcmp(type, "rsa:3072") == 0) {
+		bits = 3072;
+	} else {
+		log_err("unsupported key type '%s' (rsa:2048, rsa:3072, ec:P-256, ec:P-384)",
+		    type);
+		return ESTCA_ERR_CONFIG;
+	}
+	kt = curve ? CKK_EC : CKK_RSA;
+	mech.mechanism = curve ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
+
+	if ((r = raw_load(module, &m)) != 0)
+		return r;
+	if ((r = raw_find_slot(&m, token_label, 1, &slot)) != 0)
+		goto out;
+	rv = m.f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+	    NULL, &s);
+	if (rv != CKR_OK) {
+		log_err("C_OpenSession failed: 0x%lx", (unsigned long)rv);
+		r = ESTCA_ERR_HSM;
+		goto out;
+	}
+	rv = m.f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)user_pin, strlen(user_pin));
+	if (rv != CKR_OK) {
+		log_err("token login failed: 0x%lx", (unsigned long)rv);
+		r = ESTCA_ERR_HSM;
+		goto close;
+	}
+	if (raw_label_exists(&m, s, key_label) != 0) {
+		log_err("a private key labelled '%s' exists already", key_label);
+		r = ESTCA_ERR_REFUSED;
+		goto close;
+	}
+	if (m.f->C_GenerateRandom(s, id, sizeof(id)) != CKR_OK) {
+		log_err("C_GenerateRandom failed");
+		r = ESTCA_ERR_HSM;
+		goto close;
+	}
+	{
+		CK_ATTRIBUTE pubt[] = {
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_VERIFY, &yes, sizeof(yes) },
+			{ CKA_LABEL, (void *)key_label, strlen(key_label) },
+			{ CKA_ID, id, sizeof(id) },
+			{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+			/* last two depend on the key type */
+			{ curve ? CKA_EC_PARAMS : CKA_MODULUS_BITS,
+			  curve ? (void *)curve : (void *)&bits,
+			  curve ? curvelen : sizeof(bits) },
+			{ CKA_PUBLIC_EXPONENT, (void *)e65537, sizeof(e65537) },
+		};
+		CK_ATTRIBUTE privt[] = {
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_PRIVATE, &yes, sizeof(yes) },
+			{ CKA_SENSITIVE, &yes, sizeof(yes) },
+			{ CKA_EXTRACTABLE, &no, sizeof(no) },
+			{ CKA_SIGN, &yes, sizeof(yes) },
+			{ CKA_LABEL, (void *)key_label, strlen(key_label) },
+			{ CKA_ID, id, sizeof(id) },
+			{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		};
+		CK_ULONG npub = curve ? 6 : 7;
+
+		rv = m.f->C_GenerateKeyPair(s, &mech, pubt, npub, privt,
+		    sizeof(privt) / sizeof(privt[0]), &pub, &priv);
+	}
+	if (rv != CKR_OK) {
+		log_err("C_GenerateKeyPair (%s) failed: 0x%lx", type, (unsigned long)rv);
+		r = ESTCA_ERR_HSM;
+	}
+	m.f->C_Logout(s);
+close:
+	m.f->C_CloseSession(s);
+out:
+	raw_unload(&m);
+	return r;
+}

@@ -1,0 +1,56 @@
+/*
+ * hsm.h - all PKCS#11 access of estca.  Only estca-signd and the offline
+ * tool estca-ca link this file; the web tier never does.
+ *
+ * Signing keys are reached through libp11 (login once, keys as EVP_PKEY
+ * whose operations run in the token).  Token set-up (init, key pair
+ * generation) uses raw Cryptoki calls libp11 does not offer.
+ * PINs live in secret buffers, wiped when freed; they are never logged.
+ */
+#ifndef ESTCA_HSM_H
+#define ESTCA_HSM_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+#include "errors.h"
+#include "buf.h"
+
+struct estca_hsm;
+
+/*
+ * Read a PIN (or other secret) file: first line, trailing newline removed,
+ * 4..255 bytes.  Warns when the file is readable by group or others.
+ * On success out holds the secret, NUL-terminated (secret buffer).
+ */
+int estca_read_secret_file(const char *path, struct estca_buf *out) ESTCA_WUR;
+
+/* Load module, find the token by label, log in as user with the PIN. */
+int estca_hsm_open(const char *module, const char *token_label,
+    const char *pin_file, struct estca_hsm **out) ESTCA_WUR;
+void estca_hsm_close(struct estca_hsm *h);
+
+/*
+ * The private key labelled label, as an EVP_PKEY whose signing happens in
+ * the token.  Caller frees it with EVP_PKEY_free().
+ */
+int estca_hsm_get_key(struct estca_hsm *h, const char *label, EVP_PKEY **out) ESTCA_WUR;
+
+/* The public key labelled label (a plain, software EVP_PKEY). */
+int estca_hsm_get_pubkey(struct estca_hsm *h, const char *label, EVP_PKEY **out) ESTCA_WUR;
+
+/* n random bytes from the token's generator. */
+int estca_hsm_random(struct estca_hsm *h, unsigned char *p, size_t n) ESTCA_WUR;
+
+/* Token set-up (estca-ca): a free slot gets a token with label and PINs. */
+int estca_p11_init_token(const char *module, const char *label,
+    const char *so_pin, const char *user_pin) ESTCA_WUR;
+
+/*
+ * Generate a CA key pair in the token: type is one of rsa:2048, rsa:3072,
+ * ec:P-256, ec:P-384.  The private key is sensitive and never extractable.
+ * Refuses when a private key with that label exists already.
+ */
+int estca_p11_genkey(const char *module, const char *token_label,
+    const char *user_pin, const char *key_label, const char *type) ESTCA_WUR;
+
+#endif

@@ -1,1 +1,398 @@
-typedef int estca_placeholder;
+/*
+ * issue.c - certificate construction, lint and signing (issue.h).
+ *
+ * The request's public key is copied into the certificate as encoded
+ * (algorithm, parameters, key bits) rather than re-encoded from an
+ * EVP_PKEY: same bytes, and much cheaper.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include "issue.h"
+#include "log.h"
+
+/* Certificates start this long before they are made, for clients whose
+ * clocks run a little behind. */
+#define BACKDATE_SECS 60
+
+const EVP_MD *
+estca_md_for_key(const EVP_PKEY *pub)
+{
+	if (EVP_PKEY_is_a(pub, "EC") && EVP_PKEY_get_bits(pub) > 256)
+		return EVP_sha384();
+	return EVP_sha256();
+}
+
+int
+estca_serial_from_random(unsigned char serial[ESTCA_SERIAL_LEN])
+{
+	serial[0] &= 0x7f;
+	for (int i = 0; i < ESTCA_SERIAL_LEN; i++)
+		if (serial[i] != 0)
+			return 0;
+	return ESTCA_ERR_INTERNAL;
+}
+
+static int
+set_serial(X509 *x, const unsigned char serial[ESTCA_SERIAL_LEN])
+{
+	BIGNUM *bn = BN_bin2bn(serial, ESTCA_SERIAL_LEN, NULL);
+	ASN1_INTEGER *ai;
+	int ok;
+
+	if (bn == NULL)
+		return 0;
+	ai = BN_to_ASN1_INTEGER(bn, NULL);
+	BN_free(bn);
+	if (ai == NULL)
+		return 0;
+	ok = X509_set_serialNumber(x, ai);
+	ASN1_INTEGER_free(ai);
+	return ok;
+}
+
+/* SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2 method 1). */
+static ASN1_OCTET_STRING *
+key_id(const X509_PUBKEY *pub)
+{
+	const unsigned char *pk;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int pklen;
+	ASN1_OCTET_STRING *os;
+
+	if (!X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL, (X509_PUBKEY *)pub))
+		return NULL;
+	if (!EVP_Digest(pk, (size_t)pklen, md, &mdlen, EVP_sha1(), NULL))
+		return NULL;
+	if ((os = ASN1_OCTET_STRING_new()) == NULL)
+		return NULL;
+	if (!ASN1_OCTET_STRING_set(os, md, (int)mdlen)) {
+		ASN1_OCTET_STRING_free(os);
+		return NULL;
+	}
+	return os;
+}
+
+/* Copy the encoded public key of src into the certificate. */
+static int
+copy_pubkey(X509 *x, const X509_PUBKEY *src)
+{
+	ASN1_OBJECT *aobj;
+	const unsigned char *pk;
+	int pklen, ptype;
+	X509_ALGOR *alg;
+	const void *pval;
+	void *nval = NULL;
+	unsigned char *nk;
+	ASN1_OBJECT *nobj;
+
+	if (!X509_PUBKEY_get0_param(&aobj, &pk, &pklen, &alg, (X509_PUBKEY *)src))
+		return 0;
+	X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+	switch (ptype) {
+	case V_ASN1_UNDEF:
+	case V_ASN1_NULL:
+		break;
+	case V_ASN1_OBJECT:
+		if ((nval = OBJ_dup(pval)) == NULL)
+			return 0;
+		break;
+	case V_ASN1_SEQUENCE:
+		if ((nval = ASN1_STRING_dup(pval)) == NULL)
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	nobj = OBJ_dup(aobj);
+	nk = OPENSSL_memdup(pk, (size_t)pklen);
+	if (nobj == NULL || nk == NULL ||
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), nobj, ptype, nval,
+	    nk, pklen)) {
+		ASN1_OBJECT_free(nobj);
+		OPENSSL_free(nk);
+		if (ptype == V_ASN1_OBJECT)
+			ASN1_OBJECT_free(nval);
+		else if (ptype == V_ASN1_SEQUENCE)
+			ASN1_STRING_free(nval);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+add_basic_constraints(X509 *x, int ca, int pathlen)
+{
+	BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+	int ok = 0;
+
+	if (bc == NULL)
+		return 0;
+	bc->ca = ca ? 0xff : 0;
+	if (ca && pathlen >= 0) {
+		if ((bc->pathlen = ASN1_INTEGER_new()) == NULL ||
+		    !ASN1_INTEGER_set(bc->pathlen, pathlen))
+			goto out;
+	}
+	ok = X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT) == 1;
+out:
+	BASIC_CONSTRAINTS_free(bc);
+	return ok;
+}
+
+static int
+add_key_usage(X509 *x, const int *bits, size_t n)
+{
+	ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
+	int ok = 1;
+
+	if (ku == NULL)
+		return 0;
+	for (size_t i = 0; i < n && ok; i++)
+		ok = ASN1_BIT_STRING_set_bit(ku, bits[i], 1);
+	if (ok)
+		ok = X509_add1_ext_i2d(x, NID_key_usage, ku, 1, X509V3_ADD_DEFAULT) == 1;
+	ASN1_BIT_STRING_free(ku);
+	return ok;
+}
+
+static int
+add_eku(X509 *x, unsigned eku)
+{
+	EXTENDED_KEY_USAGE *st = sk_ASN1_OBJECT_new_null();
+	int ok = 1;
+
+	if (st == NULL)
+		return 0;
+	if (eku & ESTCA_EKU_SERVER)
+		ok = sk_ASN1_OBJECT_push(st, OBJ_nid2obj(NID_server_auth)) > 0;
+	if (ok && (eku & ESTCA_EKU_CLIENT))
+		ok = sk_ASN1_OBJECT_push(st, OBJ_nid2obj(NID_client_auth)) > 0;
+	if (ok && sk_ASN1_OBJECT_num(st) > 0)
+		ok = X509_add1_ext_i2d(x, NID_ext_key_usage, st, 0, X509V3_ADD_DEFAULT) == 1;
+	/* built-in objects: nothing to free but the stack */
+	sk_ASN1_OBJECT_free(st);
+	return ok;
+}
+
+static int
+add_key_ids(X509 *x, const X509 *issuer)
+{
+	ASN1_OCTET_STRING *ski = key_id(X509_get_X509_PUBKEY(x));
+	AUTHORITY_KEYID *aki = NULL;
+	const ASN1_OCTET_STRING *iski;
+	int ok = 0;
+
+	if (ski == NULL)
+		return 0;
+	if (X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0,
+	    X509V3_ADD_DEFAULT) != 1)
+		goto out;
+	iski = issuer ? X509_get0_subject_key_id((X509 *)issuer) : ski;
+	if (iski == NULL) {
+		log_err("issuer certificate has no subjectKeyIdentifier");
+		goto out;
+	}
+	if ((aki = AUTHORITY_KEYID_new()) == NULL ||
+	    (aki->keyid = ASN1_OCTET_STRING_dup(iski)) == NULL)
+		goto out;
+	ok = X509_add1_ext_i2d(x, NID_authority_key_identifier, aki, 0,
+	    X509V3_ADD_DEFAULT) == 1;
+out:
+	AUTHORITY_KEYID_free(aki);
+	ASN1_OCTET_STRING_free(ski);
+	return ok;
+}
+
+/* notBefore = now - BACKDATE, notAfter = now + secs, capped at cap. */
+static int
+set_validity(X509 *x, long secs, const ASN1_TIME *cap)
+{
+	time_t now = time(NULL);
+
+	if (X509_time_adj_ex(X509_getm_notBefore(x), 0, -BACKDATE_SECS, &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), (int)(secs / 86400),
+	    secs % 86400, &now) == NULL)
+		return 0;
+	if (cap != NULL && ASN1_TIME_compare(X509_get0_notAfter(x), cap) > 0)
+		return X509_set1_notAfter(x, cap);
+	return 1;
+}
+
+static int
+sign_and_check(X509 *x, EVP_PKEY *key, const EVP_MD *md, EVP_PKEY *verify_with,
+    char *reason, size_t reasonlen)
+{
+	if (X509_sign(x, key, md) <= 0) {
+		estca_log_ssl(ESTCA_LOG_ERR, "HSM signature failed");
+		snprintf(reason, reasonlen, "HSM signature failed");
+		return ESTCA_ERR_UNAVAILABLE;
+	}
+	if (X509_verify(x, verify_with) != 1) {
+		estca_log_ssl(ESTCA_LOG_ERR, "signature made by the HSM does not verify");
+		snprintf(reason, reasonlen, "HSM produced a bad signature");
+		return ESTCA_ERR_HSM;
+	}
+	return 0;
+}
+
+int
+estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
+    const struct estca_ee_req *rq, const unsigned char serial[ESTCA_SERIAL_LEN],
+    X509 **out, char *reason, size_t reasonlen)
+{
+	static const int ku_ec[] = { 0 };          /* digitalSignature */
+	static const int ku_rsa[] = { 0, 2 };      /* + keyEncipherment */
+	EVP_PKEY *pk = X509_PUBKEY_get0(rq->spki);
+	int nsans = rq->sans ? sk_GENERAL_NAME_num(rq->sans) : 0;
+	int empty_subject = X509_NAME_entry_count(rq->subject) == 0;
+	long validity = rq->validity_secs > 0 ? rq->validity_secs :
+	    p->default_validity_secs;
+	X509 *x = NULL;
+	int r;
+
+	*out = NULL;
+	ERR_clear_error();
+	if ((r = estca_profile_check_key(p, pk, reason, reasonlen)) != 0)
+		return r;
+	if ((r = estca_profile_check_sans(p, rq->sans, reason, reasonlen)) != 0)
+		return r;
+	if (empty_subject && nsans == 0) {
+		snprintf(reason, reasonlen, "empty subject and no subjectAltName");
+		return ESTCA_ERR_REFUSED;
+	}
+	if (validity > p->max_validity_secs) {
+		snprintf(reason, reasonlen,
+		    "validity of %ld s beyond profile %s cap of %ld s", validity,
+		    p->name, p->max_validity_secs);
+		return ESTCA_ERR_REFUSED;
+	}
+
+	r = ESTCA_ERR_NOMEM;
+	if ((x = X509_new()) == NULL ||
+	    !X509_set_version(x, X509_VERSION_3) ||
+	    !set_serial(x, serial) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
+	    !X509_set_subject_name(x, (X509_NAME *)rq->subject) ||
+	    !set_validity(x, validity, X509_get0_notAfter(ca->cert)) ||
+	    !copy_pubkey(x, rq->spki) ||
+	    !add_basic_constraints(x, 0, -1) ||
+	    !(EVP_PKEY_is_a(pk, "RSA") ? add_key_usage(x, ku_rsa, 2) :
+	      add_key_usage(x, ku_ec, 1)) ||
+	    !add_eku(x, p->eku) ||
+	    !add_key_ids(x, ca->cert))
+		goto fail;
+	if (nsans > 0 && X509_add1_ext_i2d(x, NID_subject_alt_name,
+	    (void *)rq->sans, empty_subject, X509V3_ADD_DEFAULT) != 1)
+		goto fail;
+	if ((r = estca_lint(x, ca->cert, reason, reasonlen)) != 0)
+		goto out;
+	if ((r = sign_and_check(x, ca->key, ca->md, X509_get0_pubkey(ca->cert),
+	    reason, reasonlen)) != 0)
+		goto out;
+	*out = x;
+	return 0;
+fail:
+	estca_log_ssl(ESTCA_LOG_ERR, "building certificate failed");
+	snprintf(reason, reasonlen, "building the certificate failed");
+out:
+	X509_free(x);
+	return r;
+}
+
+int
+estca_issue_ca(EVP_PKEY *sign_key, const EVP_MD *md, const X509 *issuer,
+    EVP_PKEY *subject_pub, const X509_NAME *subject, long days, int pathlen,
+    const unsigned char serial[ESTCA_SERIAL_LEN], X509 **out,
+    char *reason, size_t reasonlen)
+{
+	static const int ku[] = { 0, 5, 6 };  /* digitalSignature, keyCertSign, cRLSign */
+	EVP_PKEY *verify_with;
+	X509 *x;
+	int r = ESTCA_ERR_NOMEM;
+
+	*out = NULL;
+	ERR_clear_error();
+	if ((x = X509_new()) == NULL ||
+	    !X509_set_version(x, X509_VERSION_3) ||
+	    !set_serial(x, serial) ||
+	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) :
+	    (X509_NAME *)subject) ||
+	    !X509_set_subject_name(x, (X509_NAME *)subject) ||
+	    !set_validity(x, days * 86400L, issuer ? X509_get0_notAfter(issuer) : NULL) ||
+	    !X509_set_pubkey(x, subject_pub) ||
+	    !add_basic_constraints(x, 1, pathlen) ||
+	    !add_key_usage(x, ku, 3) ||
+	    !add_key_ids(x, issuer))
+		goto fail;
+	if ((r = estca_lint(x, issuer ? issuer : x, reason, reasonlen)) != 0)
+		goto out;
+	verify_with = issuer ? X509_get0_pubkey(issuer) : subject_pub;
+	if ((r = sign_and_check(x, sign_key, md, verify_with, reason, reasonlen)) != 0)
+		goto out;
+	*out = x;
+	return 0;
+fail:
+	estca_log_ssl(ESTCA_LOG_ERR, "building CA certificate failed");
+	snprintf(reason, reasonlen, "building the CA certificate failed");
+out:
+	X509_free(x);
+	return r;
+}
+
+int
+estca_lint(const X509 *x, const X509 *issuer, char *reason, size_t reasonlen)
+{
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+	AUTHORITY_KEYID *akid;
+	ASN1_OCTET_STRING *iski;
+	int n = X509_get_ext_count(x), ok;
+
+	if (sn == NULL || ASN1_STRING_length(sn) < 1 ||
+	    ASN1_STRING_length(sn) > 20 || sn->type == V_ASN1_NEG_INTEGER) {
+		snprintf(reason, reasonlen, "lint: serial must be positive, at most 20 octets");
+		return ESTCA_ERR_REFUSED;
+	}
+	if (ASN1_TIME_compare(X509_get0_notBefore(x), X509_get0_notAfter(x)) >= 0) {
+		snprintf(reason, reasonlen, "lint: notBefore is not before notAfter");
+		return ESTCA_ERR_REFUSED;
+	}
+	for (int i = 0; i < n; i++) {
+		const ASN1_OBJECT *oi = X509_EXTENSION_get_object(X509_get_ext(x, i));
+
+		for (int j = i + 1; j < n; j++)
+			if (OBJ_cmp(oi, X509_EXTENSION_get_object(X509_get_ext(x, j))) == 0) {
+				snprintf(reason, reasonlen, "lint: duplicate extension");
+				return ESTCA_ERR_REFUSED;
+			}
+	}
+	if (X509_NAME_entry_count(X509_get_subject_name(x)) == 0) {
+		int crit = -1;
+		GENERAL_NAMES *g = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
+
+		GENERAL_NAMES_free(g);
+		if (g == NULL || crit != 1) {
+			snprintf(reason, reasonlen,
+			    "lint: empty subject needs a critical subjectAltName");
+			return ESTCA_ERR_REFUSED;
+		}
+	}
+	/* decode afresh: the cached extension values may predate our edits */
+	akid = X509_get_ext_d2i(x, NID_authority_key_identifier, NULL, NULL);
+	iski = X509_get_ext_d2i(issuer, NID_subject_key_identifier, NULL, NULL);
+	ok = akid != NULL && akid->keyid != NULL && iski != NULL &&
+	    ASN1_OCTET_STRING_cmp(akid->keyid, iski) == 0;
+	AUTHORITY_KEYID_free(akid);
+	ASN1_OCTET_STRING_free(iski);
+	if (!ok) {
+		snprintf(reason, reasonlen,
+		    "lint: authorityKeyIdentifier does not match the issuer's key id");
+		return ESTCA_ERR_REFUSED;
+	}
+	return 0;
+}

@@ -1,0 +1,65 @@
+/*
+ * issue.h - building and signing certificates.  The engine never signs
+ * anything a caller hands it ready-made: it builds the TBSCertificate here
+ * from a profile and the few facts of a request, lints it, has the HSM key
+ * sign it, and checks the signature before anyone sees it.
+ */
+#ifndef ESTCA_ISSUE_H
+#define ESTCA_ISSUE_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "errors.h"
+#include "profile.h"
+
+#define ESTCA_SERIAL_LEN 20
+
+/* A CA the engine signs for.  key lives in the HSM. */
+struct estca_ca {
+	char name[64];
+	char key_label[128];
+	EVP_PKEY *key;            /* private key, signing in the token */
+	X509 *cert;               /* this CA's certificate */
+	STACK_OF(X509) *chain;    /* cert first, then its issuers */
+	const EVP_MD *md;         /* digest matching the CA key */
+};
+
+/* What a caller may say about an end-entity certificate. */
+struct estca_ee_req {
+	const X509_NAME *subject;
+	const STACK_OF(GENERAL_NAME) *sans;   /* NULL: none */
+	const X509_PUBKEY *spki;
+	long validity_secs;                   /* 0: profile default */
+};
+
+/* Digest for a CA key: SHA-384 for P-384, else SHA-256. */
+const EVP_MD *estca_md_for_key(const EVP_PKEY *pub);
+
+/*
+ * Turn 20 random bytes into a positive serial of at most 159 bits.
+ * Returns ESTCA_ERR_INTERNAL if the bytes are all zero (ask again).
+ */
+int estca_serial_from_random(unsigned char serial[ESTCA_SERIAL_LEN]) ESTCA_WUR;
+
+/*
+ * Build, lint and sign an end-entity certificate.  On refusal returns
+ * ESTCA_ERR_REFUSED (or MALFORMED) with a one-line reason.
+ */
+int estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
+    const struct estca_ee_req *rq, const unsigned char serial[ESTCA_SERIAL_LEN],
+    X509 **out, char *reason, size_t reasonlen) ESTCA_WUR;
+
+/*
+ * Build and sign a CA certificate for subject_pub.  issuer NULL means
+ * self-signed (sign_key must then match subject_pub).  pathlen < 0: none.
+ */
+int estca_issue_ca(EVP_PKEY *sign_key, const EVP_MD *md, const X509 *issuer,
+    EVP_PKEY *subject_pub, const X509_NAME *subject, long days, int pathlen,
+    const unsigned char serial[ESTCA_SERIAL_LEN], X509 **out,
+    char *reason, size_t reasonlen) ESTCA_WUR;
+
+/* RFC 5280 checks of a built certificate before it is signed. */
+int estca_lint(const X509 *x, const X509 *issuer, char *reason, size_t reasonlen) ESTCA_WUR;
+
+#endif

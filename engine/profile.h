@@ -1,0 +1,51 @@
+/*
+ * profile.h - what a certificate profile allows.  The engine builds every
+ * end-entity certificate from a profile; the caller's request can only
+ * narrow it (a shorter validity, fewer SANs), never widen it.
+ */
+#ifndef ESTCA_PROFILE_H
+#define ESTCA_PROFILE_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "errors.h"
+
+enum estca_san_type {
+	ESTCA_SAN_DNS = 1 << 0,
+	ESTCA_SAN_IP = 1 << 1,
+	ESTCA_SAN_EMAIL = 1 << 2,
+	ESTCA_SAN_URI = 1 << 3,
+};
+
+enum estca_eku {
+	ESTCA_EKU_CLIENT = 1 << 0,
+	ESTCA_EKU_SERVER = 1 << 1,
+};
+
+struct estca_profile {
+	const char *name;
+	long default_validity_secs;   /* when the request names none */
+	long max_validity_secs;       /* cap, whatever the request says */
+	unsigned eku;                 /* ESTCA_EKU_* bits */
+	unsigned san_types;           /* ESTCA_SAN_* bits allowed */
+	int min_rsa_bits;             /* RSA keys below this are refused */
+	int max_rsa_bits;
+	int allow_p256, allow_p384;
+};
+
+/* The built-in profile called name, or NULL. */
+const struct estca_profile *estca_profile_find(const char *name);
+
+/*
+ * Does the profile accept this subject public key?  On refusal, reason
+ * says why in one line.
+ */
+int estca_profile_check_key(const struct estca_profile *p, const EVP_PKEY *pk,
+    char *reason, size_t reasonlen) ESTCA_WUR;
+
+/* Does the profile accept these SANs (NULL: none)? */
+int estca_profile_check_sans(const struct estca_profile *p,
+    const STACK_OF(GENERAL_NAME) *sans, char *reason, size_t reasonlen) ESTCA_WUR;
+
+#endif
