@@ -1,1 +1,1009 @@
-int main(void) { return 0; }
+/*
+ * signd.c - estca-signd, the signing engine: the only process that logs in
+ * to the HSM.
+ *
+ * It listens on a Unix socket, admits peers by SO_PEERCRED uid/gid, drops
+ * root before it touches the token, and answers one reply per framed
+ * request (wire.h).  It builds every certificate itself from a profile
+ * (issue.c) and never signs a hash or a TBS handed to it.  It must never
+ * log a PIN or key material, and must survive any bytes a peer sends.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include "conf.h"
+#include "hsm.h"
+#include "issue.h"
+#include "log.h"
+#include "profile.h"
+#include "wire.h"
+
+#define MAX_IDS 16
+#define MAX_CAS 32
+#define READ_TIMEOUT_MS 5000
+#define WRITE_TIMEOUT_MS 10000
+#define REASON_LEN 256
+
+struct signd {
+	const char *conf_path;
+	struct estca_conf conf;
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	mode_t socket_mode;
+	gid_t socket_gid;
+	int have_socket_gid;
+	uid_t allow_uids[MAX_IDS];
+	size_t n_uids;
+	gid_t allow_gids[MAX_IDS];
+	size_t n_gids;
+	int drop;
+	uid_t run_uid;
+	gid_t run_gid;
+	const char *module, *token, *pin_file, *audit_path;
+	long max_conns;
+	struct estca_ca cas[MAX_CAS];
+	size_t ncas;
+	struct estca_hsm *hsm;
+	int listen_fd;
+	int audit_fd;            /* -1: audit lines go to the log */
+	int stop_pipe[2];        /* readable once shutdown begins */
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	int active;              /* connection threads alive */
+};
+
+struct conn {
+	struct signd *sd;
+	int fd;
+	uid_t uid;
+	pid_t pid;
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: estca-signd [-n] [-f CONFIG]\n"
+	    "  -f CONFIG  configuration file (default /etc/estca/signd.conf)\n"
+	    "  -n         check the configuration and CA chain files, then exit\n"
+	    "  -h         this help\n"
+	    "Runs in the foreground, logs to stderr; SIGTERM or SIGINT stops it.\n"
+	    "See doc/engine.md for the configuration keys.\n", f);
+}
+
+/* ---- configuration ---- */
+
+static int
+parse_ids(const char *s, int groups, void *out, size_t *n)
+{
+	char buf[1024], *save = NULL, *tok;
+
+	*n = 0;
+	if (strlen(s) >= sizeof(buf))
+		return ESTCA_ERR_CONFIG;
+	memcpy(buf, s, strlen(s) + 1);
+	for (tok = strtok_r(buf, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		long v;
+
+		if (*n >= MAX_IDS)
+			return ESTCA_ERR_CONFIG;
+		if (estca_conf_long(tok, 0, 0x7fffffff, &v) != 0) {
+			if (groups) {
+				struct group *g = getgrnam(tok);
+
+				if (g == NULL)
+					return ESTCA_ERR_NOT_FOUND;
+				v = g->gr_gid;
+			} else {
+				struct passwd *pw = getpwnam(tok);
+
+				if (pw == NULL)
+					return ESTCA_ERR_NOT_FOUND;
+				v = pw->pw_uid;
+			}
+		}
+		if (groups)
+			((gid_t *)out)[(*n)++] = (gid_t)v;
+		else
+			((uid_t *)out)[(*n)++] = (uid_t)v;
+	}
+	return 0;
+}
+
+static int
+check_keys(const struct estca_conf *c)
+{
+	static const char *global[] = { "socket", "socket_group", "socket_mode",
+		"allow_uids", "allow_gids", "user", "pkcs11_module", "token_label",
+		"pin_file", "audit_log", "max_connections", NULL };
+	static const char *ca[] = { "key_label", "chain", NULL };
+
+	for (size_t i = 0; i < c->n; i++) {
+		const struct estca_conf_entry *e = &c->e[i];
+		const char **allowed;
+		int ok = 0;
+
+		if (e->section[0] == 0)
+			allowed = global;
+		else if (strcmp(e->section, "ca") == 0)
+			allowed = ca;
+		else {
+			log_err("%s:%d: unknown section [%s]", c->path, e->line,
+			    e->section);
+			return ESTCA_ERR_CONFIG;
+		}
+		for (const char **k = allowed; *k; k++)
+			if (strcmp(*k, e->key) == 0)
+				ok = 1;
+		if (!ok) {
+			log_err("%s:%d: unknown key '%s'", c->path, e->line, e->key);
+			return ESTCA_ERR_CONFIG;
+		}
+	}
+	return 0;
+}
+
+static const char *
+required(struct signd *sd, const char *section, const char *name,
+    const char *key)
+{
+	const char *v = estca_conf_get(&sd->conf, section, name, key);
+
+	if (v == NULL || *v == 0)
+		log_err("%s: [%s%s%s] needs %s", sd->conf_path,
+		    section[0] ? section : "global", name[0] ? " " : "", name, key);
+	return v && *v ? v : NULL;
+}
+
+static int
+load_chain(struct estca_ca *ca, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+
+	if (f == NULL) {
+		log_err("CA %s: cannot open chain %s: %s", ca->name, path,
+		    strerror(errno));
+		return ESTCA_ERR_CONFIG;
+	}
+	if ((ca->chain = sk_X509_new_null()) == NULL) {
+		fclose(f);
+		return ESTCA_ERR_NOMEM;
+	}
+	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_push(ca->chain, x)) {
+			X509_free(x);
+			fclose(f);
+			return ESTCA_ERR_NOMEM;
+		}
+	}
+	ERR_clear_error();  /* end of file shows up as a PEM "no start line" */
+	fclose(f);
+	if (sk_X509_num(ca->chain) < 1) {
+		log_err("CA %s: %s holds no PEM certificate", ca->name, path);
+		return ESTCA_ERR_CONFIG;
+	}
+	ca->cert = sk_X509_value(ca->chain, 0);
+	if (X509_check_ca(ca->cert) < 1) {
+		log_err("CA %s: first certificate of %s is not a CA certificate",
+		    ca->name, path);
+		return ESTCA_ERR_CONFIG;
+	}
+	if (X509_get0_subject_key_id(ca->cert) == NULL) {
+		log_err("CA %s: certificate has no subjectKeyIdentifier", ca->name);
+		return ESTCA_ERR_CONFIG;
+	}
+	ca->md = estca_md_for_key(X509_get0_pubkey(ca->cert));
+	return 0;
+}
+
+static int
+load_config(struct signd *sd)
+{
+	char err[512];
+	const char *v;
+	int r;
+
+	if ((r = estca_conf_load(sd->conf_path, &sd->conf, err, sizeof(err))) != 0) {
+		log_err("%s", err);
+		return r;
+	}
+	if ((r = check_keys(&sd->conf)) != 0)
+		return r;
+	if ((v = required(sd, "", "", "socket")) == NULL)
+		return ESTCA_ERR_CONFIG;
+	if (v[0] != '/' || strlen(v) >= sizeof(sd->socket_path)) {
+		log_err("socket must be an absolute path shorter than %zu bytes",
+		    sizeof(sd->socket_path));
+		return ESTCA_ERR_CONFIG;
+	}
+	memcpy(sd->socket_path, v, strlen(v) + 1);
+	sd->socket_mode = 0660;
+	if ((v = estca_conf_get(&sd->conf, "", "", "socket_mode")) != NULL) {
+		char *end;
+		unsigned long m = strtoul(v, &end, 8);
+
+		if (*v == 0 || *end != 0 || m > 0777) {
+			log_err("socket_mode must be octal, e.g. 0660");
+			return ESTCA_ERR_CONFIG;
+		}
+		sd->socket_mode = (mode_t)m;
+	}
+	if ((v = estca_conf_get(&sd->conf, "", "", "socket_group")) != NULL) {
+		size_t n;
+
+		if (parse_ids(v, 1, &sd->socket_gid, &n) != 0 || n != 1) {
+			log_err("socket_group '%s' is not one known group", v);
+			return ESTCA_ERR_CONFIG;
+		}
+		sd->have_socket_gid = 1;
+	}
+	if ((v = required(sd, "", "", "allow_uids")) == NULL)
+		return ESTCA_ERR_CONFIG;
+	if (parse_ids(v, 0, sd->allow_uids, &sd->n_uids) != 0 || sd->n_uids == 0) {
+		log_err("allow_uids '%s': unknown user or more than %d", v, MAX_IDS);
+		return ESTCA_ERR_CONFIG;
+	}
+	if ((v = estca_conf_get(&sd->conf, "", "", "allow_gids")) != NULL &&
+	    parse_ids(v, 1, sd->allow_gids, &sd->n_gids) != 0) {
+		log_err("allow_gids '%s': unknown group or more than %d", v, MAX_IDS);
+		return ESTCA_ERR_CONFIG;
+	}
+	if ((v = estca_conf_get(&sd->conf, "", "", "user")) != NULL) {
+		struct passwd *pw = getpwnam(v);
+
+		if (pw == NULL) {
+			log_err("user '%s' does not exist", v);
+			return ESTCA_ERR_CONFIG;
+		}
+		sd->drop = 1;
+		sd->run_uid = pw->pw_uid;
+		sd->run_gid = pw->pw_gid;
+	}
+	sd->max_conns = 256;
+	if ((v = estca_conf_get(&sd->conf, "", "", "max_connections")) != NULL &&
+	    estca_conf_long(v, 1, 4096, &sd->max_conns) != 0) {
+		log_err("max_connections must be 1..4096");
+		return ESTCA_ERR_CONFIG;
+	}
+	if ((sd->module = required(sd, "", "", "pkcs11_module")) == NULL ||
+	    (sd->token = required(sd, "", "", "token_label")) == NULL ||
+	    (sd->pin_file = required(sd, "", "", "pin_file")) == NULL)
+		return ESTCA_ERR_CONFIG;
+	sd->audit_path = estca_conf_get(&sd->conf, "", "", "audit_log");
+
+	for (size_t i = 0; i < sd->conf.n; i++) {
+		const struct estca_conf_entry *e = &sd->conf.e[i];
+		struct estca_ca *ca;
+		const char *label, *chain;
+		int seen = 0;
+
+		if (strcmp(e->section, "ca") != 0)
+			continue;
+		for (size_t j = 0; j < sd->ncas; j++)
+			if (strcmp(sd->cas[j].name, e->name) == 0)
+				seen = 1;
+		if (seen)
+			continue;
+		if (sd->ncas >= MAX_CAS || strlen(e->name) >= sizeof(ca->name)) {
+			log_err("too many CAs or CA name too long");
+			return ESTCA_ERR_CONFIG;
+		}
+		ca = &sd->cas[sd->ncas++];
+		memcpy(ca->name, e->name, strlen(e->name) + 1);
+		if ((label = required(sd, "ca", e->name, "key_label")) == NULL ||
+		    (chain = required(sd, "ca", e->name, "chain")) == NULL)
+			return ESTCA_ERR_CONFIG;
+		if (strlen(label) >= sizeof(ca->key_label))
+			return ESTCA_ERR_CONFIG;
+		memcpy(ca->key_label, label, strlen(label) + 1);
+		if ((r = load_chain(ca, chain)) != 0)
+			return r;
+	}
+	if (sd->ncas == 0) {
+		log_err("%s: no [ca NAME] section", sd->conf_path);
+		return ESTCA_ERR_CONFIG;
+	}
+	return 0;
+}
+
+/* ---- audit ---- */
+
+/* Copy s into out, replacing quotes, backslashes and controls. */
+static void
+clean(const char *s, char *out, size_t outlen)
+{
+	size_t j = 0;
+
+	for (; *s && j + 1 < outlen; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		out[j++] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
+	}
+	out[j] = 0;
+}
+
+static void
+name_text(const X509_NAME *n, char *out, size_t outlen)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char tmp[1024];
+	int k = 0;
+
+	out[0] = 0;
+	if (b == NULL)
+		return;
+	if (n != NULL && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0)
+		k = BIO_read(b, tmp, sizeof(tmp) - 1);
+	tmp[k > 0 ? k : 0] = 0;
+	BIO_free(b);
+	clean(tmp, out, outlen);
+}
+
+static void
+hex(const unsigned char *p, size_t n, char *out, size_t outlen)
+{
+	static const char h[] = "0123456789abcdef";
+	size_t j = 0;
+
+	for (size_t i = 0; i < n && j + 2 < outlen; i++) {
+		out[j++] = h[p[i] >> 4];
+		out[j++] = h[p[i] & 15];
+	}
+	out[j] = 0;
+}
+
+struct audit {
+	const char *event, *ca, *profile, *result, *reason;
+	const X509_NAME *subject;
+	const X509_PUBKEY *spki;
+	const unsigned char *serial;   /* ESTCA_SERIAL_LEN bytes or NULL */
+	char requester[256];
+	uid_t uid;
+};
+
+static void
+audit(struct signd *sd, const struct audit *a)
+{
+	char line[4096], subj[1024], reason[512], fp[65] = "-", sn[41] = "-", ts[32];
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	unsigned char *der = NULL;
+	int derlen;
+	struct tm tm;
+	time_t now = time(NULL);
+	int n;
+
+	if (a->spki != NULL &&
+	    (derlen = i2d_X509_PUBKEY((X509_PUBKEY *)a->spki, &der)) > 0) {
+		if (EVP_Digest(der, (size_t)derlen, md, &mdlen, EVP_sha256(), NULL))
+			hex(md, mdlen, fp, sizeof(fp));
+		OPENSSL_free(der);
+	}
+	if (a->serial != NULL)
+		hex(a->serial, ESTCA_SERIAL_LEN, sn, sizeof(sn));
+	name_text(a->subject, subj, sizeof(subj));
+	clean(a->reason ? a->reason : "", reason, sizeof(reason));
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(line, sizeof(line),
+	    "%s event=%s result=%s ca=\"%s\" profile=\"%s\" serial=%s "
+	    "subject=\"%s\" spki_sha256=%s requester=\"%s\" peer_uid=%ld reason=\"%s\"\n",
+	    ts, a->event, a->result, a->ca ? a->ca : "", a->profile ? a->profile : "",
+	    sn, subj, fp, a->requester, (long)a->uid, reason);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (sd->audit_fd >= 0) {
+		/* one write per line: O_APPEND keeps lines whole across threads */
+		if (write(sd->audit_fd, line, (size_t)n) != n)
+			log_err("audit log write failed: %s", strerror(errno));
+	} else {
+		line[n - 1] = 0;
+		log_info("audit: %s", line);
+	}
+}
+
+/* ---- request handling ---- */
+
+static struct estca_ca *
+find_ca(struct signd *sd, const char *name)
+{
+	for (size_t i = 0; i < sd->ncas; i++)
+		if (strcmp(sd->cas[i].name, name) == 0)
+			return &sd->cas[i];
+	return NULL;
+}
+
+static int
+set_error(ESTCA_REPLY *rep, int err, const char *reason)
+{
+	if (estca_wire_set_int(&rep->status, err) != 0)
+		return ESTCA_ERR_NOMEM;
+	return estca_wire_set_str(&rep->reason, reason ? reason : estca_strerror(err));
+}
+
+static int
+op_chain(struct signd *sd, const ESTCA_REQ *q, ESTCA_REPLY *rep)
+{
+	char name[64], reason[REASON_LEN];
+	struct estca_ca *ca;
+
+	if (estca_wire_get_str(q->ca_name, name, sizeof(name)) != 0)
+		return set_error(rep, ESTCA_ERR_MALFORMED, "caName missing or invalid");
+	if ((ca = find_ca(sd, name)) == NULL) {
+		snprintf(reason, sizeof(reason), "unknown CA '%s'", name);
+		return set_error(rep, ESTCA_ERR_NOT_FOUND, reason);
+	}
+	if ((rep->certs = X509_chain_up_ref(ca->chain)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	return 0;
+}
+
+static int
+op_sign(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
+    ESTCA_REPLY *rep)
+{
+	char caname[64], profname[64], reason[REASON_LEN] = "";
+	unsigned char serial[ESTCA_SERIAL_LEN];
+	const struct estca_profile *p = NULL;
+	struct estca_ca *ca = NULL;
+	struct estca_ee_req rq;
+	struct audit a;
+	X509 *x = NULL;
+	long validity = 0;
+	int err = 0, r;
+
+	memset(&a, 0, sizeof(a));
+	a.event = "sign";
+	a.uid = c->uid;
+	a.subject = q->subject;
+	a.spki = q->spki;
+	if (q->requester != NULL &&
+	    estca_wire_get_str(q->requester, reason, sizeof(a.requester)) == 0)
+		clean(reason, a.requester, sizeof(a.requester));
+	reason[0] = 0;
+	if (estca_wire_get_str(q->ca_name, caname, sizeof(caname)) != 0 ||
+	    estca_wire_get_str(q->profile, profname, sizeof(profname)) != 0 ||
+	    q->subject == NULL || q->spki == NULL ||
+	    (q->validity != NULL &&
+	     (estca_wire_get_int(q->validity, &validity) != 0 || validity < 0))) {
+		err = ESTCA_ERR_MALFORMED;
+		snprintf(reason, sizeof(reason),
+		    "sign needs caName, profile, subject, spki and a valid validity");
+		goto refuse;
+	}
+	a.ca = caname;
+	a.profile = profname;
+	if ((ca = find_ca(sd, caname)) == NULL) {
+		err = ESTCA_ERR_NOT_FOUND;
+		snprintf(reason, sizeof(reason), "unknown CA '%s'", caname);
+		goto refuse;
+	}
+	if ((p = estca_profile_find(profname)) == NULL) {
+		err = ESTCA_ERR_NOT_FOUND;
+		snprintf(reason, sizeof(reason), "unknown profile '%s'", profname);
+		goto refuse;
+	}
+	for (int tries = 0;; tries++) {
+		if ((r = estca_hsm_random(sd->hsm, serial, sizeof(serial))) != 0) {
+			err = r;
+			snprintf(reason, sizeof(reason), "HSM random generator failed");
+			goto refuse;
+		}
+		if (estca_serial_from_random(serial) == 0)
+			break;
+		if (tries == 3) {
+			err = ESTCA_ERR_HSM;
+			snprintf(reason, sizeof(reason), "HSM returned zero serials");
+			goto refuse;
+		}
+	}
+	rq.subject = q->subject;
+	rq.sans = q->sans;
+	rq.spki = q->spki;
+	rq.validity_secs = validity;
+	if ((err = estca_issue_ee(ca, p, &rq, serial, &x, reason, sizeof(reason))) != 0)
+		goto refuse;
+	if ((rep->certs = sk_X509_new_null()) == NULL || !sk_X509_push(rep->certs, x)) {
+		X509_free(x);
+		return ESTCA_ERR_NOMEM;
+	}
+	a.serial = serial;
+	a.result = "issued";
+	audit(sd, &a);
+	return 0;
+refuse:
+	a.result = "refused";
+	a.reason = reason;
+	audit(sd, &a);
+	log_warn("sign refused for uid %ld: %s", (long)c->uid, reason);
+	return set_error(rep, err, reason);
+}
+
+/* Handle one decoded-or-not request; fills out with a framed reply. */
+static int
+handle(struct signd *sd, const struct conn *c, const struct estca_buf *in,
+    struct estca_buf *out)
+{
+	ESTCA_REQ *q = NULL;
+	ESTCA_REPLY *rep = ESTCA_REPLY_new();
+	long version, op;
+	int r;
+
+	if (rep == NULL || estca_wire_set_int(&rep->version, ESTCA_WIRE_VERSION) != 0 ||
+	    estca_wire_set_int(&rep->status, 0) != 0) {
+		ESTCA_REPLY_free(rep);
+		return ESTCA_ERR_NOMEM;
+	}
+	if (estca_req_decode(in->data, in->len, &q) != 0) {
+		log_warn("malformed request from uid %ld (%zu bytes)", (long)c->uid,
+		    in->len);
+		r = set_error(rep, ESTCA_ERR_MALFORMED, "request does not decode");
+	} else if (estca_wire_get_int(q->version, &version) != 0 ||
+	    version != ESTCA_WIRE_VERSION) {
+		r = set_error(rep, ESTCA_ERR_VERSION, "protocol version not supported");
+	} else if (estca_wire_get_int(q->op, &op) != 0) {
+		r = set_error(rep, ESTCA_ERR_MALFORMED, "op missing");
+	} else {
+		switch (op) {
+		case ESTCA_OP_GET_CHAIN:
+			r = op_chain(sd, q, rep);
+			break;
+		case ESTCA_OP_SIGN:
+			r = op_sign(sd, c, q, rep);
+			break;
+		case ESTCA_OP_HEALTH:
+			r = 0;
+			break;
+		case ESTCA_OP_KEYGEN:
+			r = set_error(rep, ESTCA_ERR_UNSUPPORTED,
+			    "key generation is not available in this engine");
+			break;
+		default:
+			r = set_error(rep, ESTCA_ERR_UNSUPPORTED, "unknown operation");
+			break;
+		}
+	}
+	if (r == 0)
+		r = estca_reply_encode(rep, out);
+	ESTCA_REQ_free(q);
+	ESTCA_REPLY_free(rep);
+	return r;
+}
+
+static int
+send_error(int fd, int err, const char *reason)
+{
+	ESTCA_REPLY *rep = ESTCA_REPLY_new();
+	struct estca_buf out;
+	int r = ESTCA_ERR_NOMEM;
+
+	estca_buf_init(&out, ESTCA_WIRE_MAX_REPLY + 4, false);
+	if (rep != NULL && estca_wire_set_int(&rep->version, ESTCA_WIRE_VERSION) == 0 &&
+	    set_error(rep, err, reason) == 0 &&
+	    (r = estca_reply_encode(rep, &out)) == 0)
+		r = estca_write_all(fd, out.data, out.len, WRITE_TIMEOUT_MS);
+	ESTCA_REPLY_free(rep);
+	estca_buf_free(&out);
+	return r;
+}
+
+static void *
+conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct signd *sd = c->sd;
+	struct estca_buf in, out;
+
+	estca_buf_init(&in, ESTCA_WIRE_MAX_REQUEST, false);
+	estca_buf_init(&out, ESTCA_WIRE_MAX_REPLY + 4, true);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = c->fd, .events = POLLIN },
+			{ .fd = sd->stop_pipe[0], .events = POLLIN },
+		};
+		int eof = 0, r;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		r = estca_frame_read(c->fd, ESTCA_WIRE_MAX_REQUEST, READ_TIMEOUT_MS,
+		    READ_TIMEOUT_MS, &in, &eof);
+		if (r == ESTCA_ERR_TOO_LARGE || r == ESTCA_ERR_MALFORMED) {
+			/* the stream cannot be resynchronized: answer and close */
+			log_warn("uid %ld sent a bad frame (%s); closing", (long)c->uid,
+			    estca_strerror(r));
+			(void)send_error(c->fd, r, r == ESTCA_ERR_TOO_LARGE ?
+			    "request too large" : "empty frame");
+			break;
+		}
+		if (r != 0) {
+			if (!eof)
+				log_warn("uid %ld: connection dropped mid-request",
+				    (long)c->uid);
+			break;
+		}
+		estca_buf_reset(&out);
+		if ((r = handle(sd, c, &in, &out)) != 0) {
+			log_err("cannot answer uid %ld: %s", (long)c->uid,
+			    estca_strerror(r));
+			(void)send_error(c->fd, ESTCA_ERR_INTERNAL, "internal error");
+			break;
+		}
+		if (estca_write_all(c->fd, out.data, out.len, WRITE_TIMEOUT_MS) != 0)
+			break;
+	}
+	estca_buf_free(&in);
+	estca_buf_free(&out);
+	close(c->fd);
+	OPENSSL_free(c);
+	ERR_clear_error();
+	pthread_mutex_lock(&sd->lock);
+	sd->active--;
+	pthread_cond_broadcast(&sd->idle);
+	pthread_mutex_unlock(&sd->lock);
+	return NULL;
+}
+
+static int
+peer_allowed(const struct signd *sd, const struct ucred *cr)
+{
+	for (size_t i = 0; i < sd->n_uids; i++)
+		if (sd->allow_uids[i] == cr->uid)
+			return 1;
+	for (size_t i = 0; i < sd->n_gids; i++)
+		if (sd->allow_gids[i] == cr->gid)
+			return 1;
+	return 0;
+}
+
+static void
+accept_one(struct signd *sd)
+{
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	pthread_attr_t attr;
+	pthread_t t;
+	struct conn *c;
+	int fd;
+
+	fd = accept4(sd->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+			log_err("accept: %s", strerror(errno));
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0) {
+		log_err("SO_PEERCRED: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	if (!peer_allowed(sd, &cr)) {
+		log_warn("refused connection from uid %ld gid %ld pid %ld: not in "
+		    "allow_uids/allow_gids", (long)cr.uid, (long)cr.gid, (long)cr.pid);
+		(void)send_error(fd, ESTCA_ERR_PERM, "peer not allowed");
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&sd->lock);
+	if (sd->active >= sd->max_conns) {
+		pthread_mutex_unlock(&sd->lock);
+		log_warn("max_connections (%ld) reached; refusing uid %ld",
+		    sd->max_conns, (long)cr.uid);
+		(void)send_error(fd, ESTCA_ERR_UNAVAILABLE, "engine busy");
+		close(fd);
+		return;
+	}
+	sd->active++;
+	pthread_mutex_unlock(&sd->lock);
+	if ((c = OPENSSL_zalloc(sizeof(*c))) == NULL)
+		goto fail;
+	c->sd = sd;
+	c->fd = fd;
+	c->uid = cr.uid;
+	c->pid = cr.pid;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, conn_main, c) != 0) {
+		pthread_attr_destroy(&attr);
+		OPENSSL_free(c);
+		goto fail;
+	}
+	pthread_attr_destroy(&attr);
+	return;
+fail:
+	log_err("cannot start a connection thread");
+	close(fd);
+	pthread_mutex_lock(&sd->lock);
+	sd->active--;
+	pthread_mutex_unlock(&sd->lock);
+}
+
+/* ---- start-up ---- */
+
+static int
+open_socket(struct signd *sd)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, sd->socket_path, strlen(sd->socket_path) + 1);
+	if (lstat(sd->socket_path, &st) == 0) {
+		int probe;
+
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("%s exists and is not a socket", sd->socket_path);
+			return ESTCA_ERR_CONFIG;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			log_err("another engine is listening on %s", sd->socket_path);
+			return ESTCA_ERR_CONFIG;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(sd->socket_path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		log_err("socket: %s", strerror(errno));
+		return ESTCA_ERR_IO;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		log_err("bind %s: %s", sd->socket_path, strerror(errno));
+		close(fd);
+		return ESTCA_ERR_IO;
+	}
+	if (chmod(sd->socket_path, sd->socket_mode) != 0 ||
+	    ((sd->drop || sd->have_socket_gid) &&
+	    chown(sd->socket_path, sd->drop ? sd->run_uid : (uid_t)-1,
+	    sd->have_socket_gid ? sd->socket_gid : (gid_t)-1) != 0)) {
+		log_err("cannot set owner/mode of %s: %s", sd->socket_path,
+		    strerror(errno));
+		close(fd);
+		unlink(sd->socket_path);
+		return ESTCA_ERR_IO;
+	}
+	if (listen(fd, 128) != 0) {
+		log_err("listen: %s", strerror(errno));
+		close(fd);
+		unlink(sd->socket_path);
+		return ESTCA_ERR_IO;
+	}
+	sd->listen_fd = fd;
+	return 0;
+}
+
+static int
+drop_privileges(struct signd *sd)
+{
+	if (!sd->drop)
+		return 0;
+	if (geteuid() != 0) {
+		if (geteuid() == sd->run_uid)
+			return 0;
+		log_err("'user' is set but the engine was not started as root");
+		return ESTCA_ERR_PERM;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(sd->run_gid) != 0 ||
+	    setuid(sd->run_uid) != 0) {
+		log_err("cannot drop privileges: %s", strerror(errno));
+		return ESTCA_ERR_PERM;
+	}
+	if (setuid(0) == 0) {
+		log_err("privileges could be regained after dropping them");
+		return ESTCA_ERR_PERM;
+	}
+	/* setuid() resets the dumpable flag: clear it again */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	return 0;
+}
+
+/* Sign a probe with each CA key and verify it with the CA certificate. */
+static int
+load_keys(struct signd *sd)
+{
+	static const unsigned char probe[] = "estca-signd key self-test";
+
+	for (size_t i = 0; i < sd->ncas; i++) {
+		struct estca_ca *ca = &sd->cas[i];
+		unsigned char sig[1024];
+		size_t siglen = sizeof(sig);
+		EVP_MD_CTX *m;
+		int ok;
+
+		if (estca_hsm_get_key(sd->hsm, ca->key_label, &ca->key) != 0)
+			return ESTCA_ERR_NOT_FOUND;
+		m = EVP_MD_CTX_new();
+		ok = m != NULL &&
+		    EVP_DigestSignInit(m, NULL, ca->md, NULL, ca->key) == 1 &&
+		    EVP_DigestSign(m, sig, &siglen, probe, sizeof(probe)) == 1;
+		EVP_MD_CTX_free(m);
+		m = EVP_MD_CTX_new();
+		ok = ok && m != NULL &&
+		    EVP_DigestVerifyInit(m, NULL, ca->md, NULL,
+		    X509_get0_pubkey(ca->cert)) == 1 &&
+		    EVP_DigestVerify(m, sig, siglen, probe, sizeof(probe)) == 1;
+		EVP_MD_CTX_free(m);
+		if (!ok) {
+			estca_log_ssl(ESTCA_LOG_ERR, "key self-test");
+			log_err("CA %s: key '%s' does not match its certificate or "
+			    "cannot sign", ca->name, ca->key_label);
+			return ESTCA_ERR_CONFIG;
+		}
+		log_info("CA %s ready (key '%s')", ca->name, ca->key_label);
+	}
+	return 0;
+}
+
+static void
+cleanup(struct signd *sd)
+{
+	for (size_t i = 0; i < sd->ncas; i++) {
+		EVP_PKEY_free(sd->cas[i].key);
+		sk_X509_pop_free(sd->cas[i].chain, X509_free);
+	}
+	estca_hsm_close(sd->hsm);
+	estca_conf_free(&sd->conf);
+	if (sd->audit_fd >= 0)
+		close(sd->audit_fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct signd sd;
+	struct rlimit rl = { 0, 0 };
+	sigset_t sigs;
+	int check = 0, c, sfd, rc = 1;
+
+	memset(&sd, 0, sizeof(sd));
+	sd.conf_path = "/etc/estca/signd.conf";
+	sd.listen_fd = -1;
+	sd.audit_fd = -1;
+	sd.stop_pipe[0] = sd.stop_pipe[1] = -1;
+	while ((c = getopt(argc, argv, "f:nh")) != -1) {
+		switch (c) {
+		case 'f': sd.conf_path = optarg; break;
+		case 'n': check = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	estca_log_init("estca-signd", 0, ESTCA_LOG_INFO);
+	/* The PIN passes through this process: no core dumps, no ptrace. */
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	if (load_config(&sd) != 0) {
+		fprintf(stderr, "estca-signd: configuration %s is not valid\n", sd.conf_path);
+		cleanup(&sd);
+		return 1;
+	}
+	if (check) {
+		printf("estca-signd: configuration %s OK (%zu CA%s)\n", sd.conf_path,
+		    sd.ncas, sd.ncas == 1 ? "" : "s");
+		cleanup(&sd);
+		return 0;
+	}
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0 || pipe2(sd.stop_pipe, O_CLOEXEC) != 0) {
+		log_err("signalfd/pipe: %s", strerror(errno));
+		cleanup(&sd);
+		return 1;
+	}
+	pthread_mutex_init(&sd.lock, NULL);
+	pthread_cond_init(&sd.idle, NULL);
+
+	if (sd.audit_path != NULL && strcmp(sd.audit_path, "syslog") != 0) {
+		sd.audit_fd = open(sd.audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0640);
+		if (sd.audit_fd < 0) {
+			log_err("audit_log %s: %s", sd.audit_path, strerror(errno));
+			goto out;
+		}
+	} else if (sd.audit_path != NULL) {
+		estca_log_init("estca-signd", 1, ESTCA_LOG_INFO);
+	}
+	if (open_socket(&sd) != 0)
+		goto out;
+	if (drop_privileges(&sd) != 0)
+		goto out;
+	if (estca_hsm_open(sd.module, sd.token, sd.pin_file, &sd.hsm) != 0 ||
+	    load_keys(&sd) != 0)
+		goto out;
+	log_info("listening on %s", sd.socket_path);
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = sd.listen_fd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[1].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
+			    si.ssi_signo == SIGHUP) {
+				log_info("SIGHUP ignored: restart the engine to reload");
+				continue;
+			}
+			log_info("shutting down");
+			break;
+		}
+		if (pfd[0].revents)
+			accept_one(&sd);
+	}
+	rc = 0;
+out:
+	if (sd.listen_fd >= 0) {
+		close(sd.listen_fd);
+		unlink(sd.socket_path);
+	}
+	if (sd.stop_pipe[1] >= 0) {
+		struct timespec until;
+
+		(void)!write(sd.stop_pipe[1], "x", 1);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 10;
+		pthread_mutex_lock(&sd.lock);
+		while (sd.active > 0 &&
+		    pthread_cond_timedwait(&sd.idle, &sd.lock, &until) == 0)
+			;
+		if (sd.active > 0) {
+			log_warn("%d connections still busy at exit", sd.active);
+			pthread_mutex_unlock(&sd.lock);
+			/* threads still hold keys: do not free under them */
+			return rc;
+		}
+		pthread_mutex_unlock(&sd.lock);
+	}
+	cleanup(&sd);
+	return rc;
+}
