@@ -1,0 +1,152 @@
+/*
+ * engine-client.c - drives estca-signd from tests, through the same client
+ * library the web tier uses (and raw frames for malformed-input tests).
+ *
+ *   engine-client SOCKET health
+ *   engine-client SOCKET chain CA
+ *   engine-client SOCKET sign CA PROFILE CSR.pem [VALIDITY_SECS]
+ *   engine-client SOCKET raw FILE      (send FILE's bytes as they are)
+ *
+ * Prints PEM on success; "error CODE: reason" and exit 2 on an engine
+ * refusal; exit 1 on a local failure.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include "client.h"
+
+static int
+refused(int r, const char *reason)
+{
+	printf("error %d: %s\n", r, reason);
+	return 2;
+}
+
+static int
+raw(const char *path, const char *file)
+{
+	unsigned char buf[70000];
+	struct sockaddr_un sun;
+	struct estca_buf in;
+	ESTCA_REPLY *rep = NULL;
+	char reason[256];
+	size_t n;
+	FILE *f = fopen(file, "rb");
+	int fd, r, eof;
+
+	if (f == NULL)
+		return 1;
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		printf("connect failed\n");
+		return 1;
+	}
+	if (estca_write_all(fd, buf, n, 5000) != 0) {
+		printf("write failed\n");
+		close(fd);
+		return 1;
+	}
+	shutdown(fd, SHUT_WR);
+	estca_buf_init(&in, ESTCA_WIRE_MAX_REPLY, false);
+	r = estca_frame_read(fd, ESTCA_WIRE_MAX_REPLY, 10000, 10000, &in, &eof);
+	close(fd);
+	if (r != 0) {
+		printf("no reply (%s)\n", eof ? "closed" : estca_strerror(r));
+		estca_buf_free(&in);
+		return 3;
+	}
+	r = estca_reply_decode(in.data, in.len, &rep);
+	estca_buf_free(&in);
+	if (r != 0) {
+		printf("reply does not decode\n");
+		return 1;
+	}
+	r = estca_reply_status(rep, reason, sizeof(reason));
+	ESTCA_REPLY_free(rep);
+	return r == 0 ? 0 : refused(r, reason);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct estca_engine *e = NULL;
+	char reason[256];
+	int r;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: engine-client SOCKET health|chain|sign|raw ...\n");
+		return 1;
+	}
+	if (strcmp(argv[2], "raw") == 0 && argc == 4)
+		return raw(argv[1], argv[3]);
+	if (estca_engine_open(argv[1], 30000, &e) != 0)
+		return 1;
+	if (strcmp(argv[2], "health") == 0) {
+		r = estca_engine_health(e, reason, sizeof(reason));
+		estca_engine_close(e);
+		if (r != 0)
+			return refused(r, reason);
+		printf("ok\n");
+		return 0;
+	}
+	if (strcmp(argv[2], "chain") == 0 && argc == 4) {
+		STACK_OF(X509) *chain = NULL;
+
+		r = estca_engine_get_chain(e, argv[3], &chain, reason, sizeof(reason));
+		estca_engine_close(e);
+		if (r != 0)
+			return refused(r, reason);
+		for (int i = 0; i < sk_X509_num(chain); i++)
+			PEM_write_X509(stdout, sk_X509_value(chain, i));
+		sk_X509_pop_free(chain, X509_free);
+		return 0;
+	}
+	if (strcmp(argv[2], "sign") == 0 && (argc == 6 || argc == 7)) {
+		struct estca_sign_args a;
+		STACK_OF(X509_EXTENSION) *exts;
+		GENERAL_NAMES *sans = NULL;
+		X509_REQ *req;
+		X509 *x = NULL;
+		FILE *f = fopen(argv[5], "r");
+
+		if (f == NULL)
+			return 1;
+		req = PEM_read_X509_REQ(f, NULL, NULL, NULL);
+		fclose(f);
+		if (req == NULL)
+			return 1;
+		if ((exts = X509_REQ_get_extensions(req)) != NULL)
+			sans = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+		memset(&a, 0, sizeof(a));
+		a.ca_name = argv[3];
+		a.profile = argv[4];
+		a.subject = X509_REQ_get_subject_name(req);
+		a.sans = sans;
+		a.spki = X509_REQ_get_X509_PUBKEY(req);
+		a.validity_secs = argc == 7 ? strtol(argv[6], NULL, 10) : 0;
+		a.requester = "engine-client";
+		r = estca_engine_sign(e, &a, &x, reason, sizeof(reason));
+		estca_engine_close(e);
+		GENERAL_NAMES_free(sans);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		X509_REQ_free(req);
+		if (r != 0)
+			return refused(r, reason);
+		PEM_write_X509(stdout, x);
+		X509_free(x);
+		return 0;
+	}
+	estca_engine_close(e);
+	fprintf(stderr, "engine-client: bad arguments\n");
+	return 1;
+}
