@@ -264,6 +264,7 @@ static int
 cmd_sign_csr(const struct opts *o)
 {
 	const struct estca_profile *p;
+	struct estca_profiles ps;
 	struct estca_ca ca;
 	struct estca_ee_req rq;
 	struct estca_hsm *h = NULL;
@@ -282,7 +283,8 @@ cmd_sign_csr(const struct opts *o)
 	    !need(o->issuer_cert, "issuer-cert") || !need(o->csr, "csr") ||
 	    !need(o->out, "out"))
 		return 1;
-	if ((p = estca_profile_find(o->profile ? o->profile : "tls-server")) == NULL) {
+	if (estca_profiles_load(NULL, &ps, reason, sizeof(reason)) != 0 ||
+	    (p = estca_profile_find(&ps, o->profile ? o->profile : "tls-server")) == NULL) {
 		log_err("unknown profile '%s'", o->profile);
 		return 1;
 	}

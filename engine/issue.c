@@ -209,6 +209,67 @@ out:
 	return ok;
 }
 
+static int
+add_urls(X509 *x, const struct estca_profile *p)
+{
+	int ok = 1;
+
+	if (p->crl_url[0]) {
+		CRL_DIST_POINTS *dps = sk_DIST_POINT_new_null();
+		DIST_POINT *dp = DIST_POINT_new();
+		GENERAL_NAME *gn = GENERAL_NAME_new();
+		ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
+
+		ok = dps && dp && gn && uri &&
+		    ASN1_STRING_set(uri, p->crl_url, -1) &&
+		    (GENERAL_NAME_set0_value(gn, GEN_URI, uri), uri = NULL, 1) &&
+		    (dp->distpoint = DIST_POINT_NAME_new()) != NULL &&
+		    (dp->distpoint->type = 0,
+		     dp->distpoint->name.fullname = sk_GENERAL_NAME_new_null()) != NULL &&
+		    sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn) > 0 &&
+		    (gn = NULL, sk_DIST_POINT_push(dps, dp) > 0) &&
+		    (dp = NULL, X509_add1_ext_i2d(x, NID_crl_distribution_points, dps,
+		    0, X509V3_ADD_DEFAULT) == 1);
+		ASN1_IA5STRING_free(uri);
+		GENERAL_NAME_free(gn);
+		DIST_POINT_free(dp);
+		sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+	}
+	if (ok && (p->ocsp_url[0] || p->ca_issuers_url[0])) {
+		AUTHORITY_INFO_ACCESS *aia = sk_ACCESS_DESCRIPTION_new_null();
+		const char *urls[2] = { p->ocsp_url, p->ca_issuers_url };
+		int nids[2] = { NID_ad_OCSP, NID_ad_ca_issuers };
+
+		ok = aia != NULL;
+		for (int i = 0; i < 2 && ok; i++) {
+			ACCESS_DESCRIPTION *ad;
+			ASN1_IA5STRING *uri;
+
+			if (!urls[i][0])
+				continue;
+			ad = ACCESS_DESCRIPTION_new();
+			uri = ASN1_IA5STRING_new();
+			ok = ad && uri && ASN1_STRING_set(uri, urls[i], -1);
+			if (ok) {
+				ASN1_OBJECT_free(ad->method);
+				ad->method = OBJ_nid2obj(nids[i]);
+				GENERAL_NAME_set0_value(ad->location, GEN_URI, uri);
+				uri = NULL;
+				ok = sk_ACCESS_DESCRIPTION_push(aia, ad) > 0;
+				if (ok)
+					ad = NULL;
+			}
+			ASN1_IA5STRING_free(uri);
+			ACCESS_DESCRIPTION_free(ad);
+		}
+		if (ok)
+			ok = X509_add1_ext_i2d(x, NID_info_access, aia, 0,
+			    X509V3_ADD_DEFAULT) == 1;
+		sk_ACCESS_DESCRIPTION_pop_free(aia, ACCESS_DESCRIPTION_free);
+	}
+	return ok;
+}
+
 /* notBefore = now - BACKDATE, notAfter = now + secs, capped at cap. */
 static int
 set_validity(X509 *x, long secs, const ASN1_TIME *cap)
@@ -285,7 +346,8 @@ estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
 	    !(EVP_PKEY_is_a(pk, "RSA") ? add_key_usage(x, ku_rsa, 2) :
 	      add_key_usage(x, ku_ec, 1)) ||
 	    !add_eku(x, p->eku) ||
-	    !add_key_ids(x, ca->cert))
+	    !add_key_ids(x, ca->cert) ||
+	    !add_urls(x, p))
 		goto fail;
 	if (nsans > 0 && X509_add1_ext_i2d(x, NID_subject_alt_name,
 	    (void *)rq->sans, empty_subject, X509V3_ADD_DEFAULT) != 1)

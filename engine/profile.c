@@ -1,6 +1,7 @@
 /*
- * profile.c - the built-in certificate profiles and their key and SAN
- * checks.  Nothing here signs; issue.c applies a profile to a request.
+ * profile.c - certificate profiles: the built-in ones, those of the
+ * configuration, and their key and SAN checks.  Nothing here signs;
+ * issue.c applies a profile to a request.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static const struct estca_profile builtin[] = {
 		.eku = ESTCA_EKU_CLIENT,
 		.san_types = ESTCA_SAN_DNS | ESTCA_SAN_IP | ESTCA_SAN_EMAIL |
 		    ESTCA_SAN_URI,
+		.allow_rsa = 1,
 		.min_rsa_bits = 2048,
 		.max_rsa_bits = 8192,
 		.allow_p256 = 1,
@@ -29,6 +31,7 @@ static const struct estca_profile builtin[] = {
 		.max_validity_secs = 397 * DAY,
 		.eku = ESTCA_EKU_SERVER | ESTCA_EKU_CLIENT,
 		.san_types = ESTCA_SAN_DNS | ESTCA_SAN_IP,
+		.allow_rsa = 1,
 		.min_rsa_bits = 2048,
 		.max_rsa_bits = 8192,
 		.allow_p256 = 1,
@@ -36,13 +39,206 @@ static const struct estca_profile builtin[] = {
 	},
 };
 
+static const char *const profile_keys[] = { "validity_days",
+	"max_validity_days", "ext_key_usage", "san_types", "key_types",
+	"min_rsa_bits", "crl_url", "ocsp_url", "ca_issuers_url", NULL };
+
 const struct estca_profile *
-estca_profile_find(const char *name)
+estca_profile_find(const struct estca_profiles *ps, const char *name)
 {
-	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
-		if (strcmp(builtin[i].name, name) == 0)
-			return &builtin[i];
+	for (size_t i = 0; i < ps->n; i++)
+		if (strcmp(ps->p[i].name, name) == 0)
+			return &ps->p[i];
 	return NULL;
+}
+
+/* Call fn for each blank-separated word of s; stop at the first error. */
+static int
+each_word(const char *s, int (*fn)(struct estca_profile *, const char *),
+    struct estca_profile *p, const char **bad)
+{
+	char w[64];
+
+	while (*s) {
+		size_t n = strcspn(s, " \t,");
+
+		if (n >= sizeof(w)) {
+			*bad = s;
+			return ESTCA_ERR_CONFIG;
+		}
+		if (n > 0) {
+			memcpy(w, s, n);
+			w[n] = 0;
+			if (fn(p, w) != 0) {
+				*bad = s;
+				return ESTCA_ERR_CONFIG;
+			}
+		}
+		s += n;
+		s += strspn(s, " \t,");
+	}
+	return 0;
+}
+
+static int
+eku_word(struct estca_profile *p, const char *w)
+{
+	if (strcmp(w, "clientAuth") == 0)
+		p->eku |= ESTCA_EKU_CLIENT;
+	else if (strcmp(w, "serverAuth") == 0)
+		p->eku |= ESTCA_EKU_SERVER;
+	else if (strcmp(w, "none") != 0)
+		return ESTCA_ERR_CONFIG;
+	return 0;
+}
+
+static int
+san_word(struct estca_profile *p, const char *w)
+{
+	if (strcmp(w, "dns") == 0)
+		p->san_types |= ESTCA_SAN_DNS;
+	else if (strcmp(w, "ip") == 0)
+		p->san_types |= ESTCA_SAN_IP;
+	else if (strcmp(w, "email") == 0)
+		p->san_types |= ESTCA_SAN_EMAIL;
+	else if (strcmp(w, "uri") == 0)
+		p->san_types |= ESTCA_SAN_URI;
+	else if (strcmp(w, "none") != 0)
+		return ESTCA_ERR_CONFIG;
+	return 0;
+}
+
+static int
+key_word(struct estca_profile *p, const char *w)
+{
+	if (strcmp(w, "rsa") == 0)
+		p->allow_rsa = 1;
+	else if (strcmp(w, "ec:P-256") == 0)
+		p->allow_p256 = 1;
+	else if (strcmp(w, "ec:P-384") == 0)
+		p->allow_p384 = 1;
+	else
+		return ESTCA_ERR_CONFIG;
+	return 0;
+}
+
+static int
+set_url(char *dst, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= ESTCA_URL_LEN || (strncmp(v, "http://", 7) != 0 &&
+	    strncmp(v, "https://", 8) != 0 && strncmp(v, "ldap://", 7) != 0))
+		return ESTCA_ERR_CONFIG;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+			return ESTCA_ERR_CONFIG;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static int
+load_one(const struct estca_conf *c, const char *name, struct estca_profile *p,
+    char *err, size_t errlen)
+{
+	const char *v, *bad = NULL;
+	long l;
+
+	/* start from nothing: a configured profile says all it allows */
+	memset(p, 0, sizeof(*p));
+	if (strlen(name) >= sizeof(p->name)) {
+		snprintf(err, errlen, "profile name too long");
+		return ESTCA_ERR_CONFIG;
+	}
+	memcpy(p->name, name, strlen(name) + 1);
+	p->min_rsa_bits = 2048;
+	p->max_rsa_bits = 8192;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct estca_conf_entry *e = &c->e[i];
+		int ok = 0;
+
+		if (strcmp(e->section, "profile") != 0 || strcmp(e->name, name) != 0)
+			continue;
+		for (const char *const *k = profile_keys; *k; k++)
+			if (strcmp(*k, e->key) == 0)
+				ok = 1;
+		if (!ok) {
+			snprintf(err, errlen, "%s:%d: unknown profile key '%s'", c->path,
+			    e->line, e->key);
+			return ESTCA_ERR_CONFIG;
+		}
+	}
+#define GET(k) estca_conf_get(c, "profile", name, k)
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return ESTCA_ERR_CONFIG; } while (0)
+	if ((v = GET("max_validity_days")) == NULL ||
+	    estca_conf_long(v, 1, 36500, &l) != 0)
+		FAIL("profile %s: max_validity_days (1..36500) is required", name);
+	p->max_validity_secs = l * DAY;
+	p->default_validity_secs = p->max_validity_secs;
+	if ((v = GET("validity_days")) != NULL) {
+		if (estca_conf_long(v, 1, l, &l) != 0)
+			FAIL("profile %s: validity_days must be 1..max_validity_days", name);
+		p->default_validity_secs = l * DAY;
+	}
+	if ((v = GET("ext_key_usage")) != NULL && each_word(v, eku_word, p, &bad) != 0)
+		FAIL("profile %s: ext_key_usage takes clientAuth serverAuth none", name);
+	if ((v = GET("san_types")) != NULL && each_word(v, san_word, p, &bad) != 0)
+		FAIL("profile %s: san_types takes dns ip email uri none", name);
+	if ((v = GET("key_types")) == NULL || each_word(v, key_word, p, &bad) != 0)
+		FAIL("profile %s: key_types (rsa ec:P-256 ec:P-384) is required", name);
+	if ((v = GET("min_rsa_bits")) != NULL) {
+		if (estca_conf_long(v, 2048, 8192, &l) != 0)
+			FAIL("profile %s: min_rsa_bits must be 2048..8192", name);
+		p->min_rsa_bits = (int)l;
+	}
+	if ((v = GET("crl_url")) != NULL && set_url(p->crl_url, v) != 0)
+		FAIL("profile %s: crl_url must be an http, https or ldap URL", name);
+	if ((v = GET("ocsp_url")) != NULL && set_url(p->ocsp_url, v) != 0)
+		FAIL("profile %s: ocsp_url must be an http or https URL", name);
+	if ((v = GET("ca_issuers_url")) != NULL && set_url(p->ca_issuers_url, v) != 0)
+		FAIL("profile %s: ca_issuers_url must be an http or https URL", name);
+#undef GET
+#undef FAIL
+	return 0;
+}
+
+int
+estca_profiles_load(const struct estca_conf *c, struct estca_profiles *ps,
+    char *err, size_t errlen)
+{
+	int r;
+
+	memset(ps, 0, sizeof(*ps));
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		ps->p[ps->n++] = builtin[i];
+	if (c == NULL)
+		return 0;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct estca_conf_entry *e = &c->e[i];
+		struct estca_profile *slot;
+		int seen = 0;
+
+		if (strcmp(e->section, "profile") != 0)
+			continue;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(c->e[j].section, "profile") == 0 &&
+			    strcmp(c->e[j].name, e->name) == 0;
+		if (seen)
+			continue;   /* one load per section */
+		slot = (struct estca_profile *)estca_profile_find(ps, e->name);
+		if (slot == NULL) {
+			if (ps->n >= ESTCA_MAX_PROFILES) {
+				snprintf(err, errlen, "more than %d profiles",
+				    ESTCA_MAX_PROFILES);
+				return ESTCA_ERR_CONFIG;
+			}
+			slot = &ps->p[ps->n++];
+		}
+		if ((r = load_one(c, e->name, slot, err, errlen)) != 0)
+			return r;
+	}
+	return 0;
 }
 
 int
@@ -53,7 +249,7 @@ estca_profile_check_key(const struct estca_profile *p, const EVP_PKEY *pk,
 		snprintf(reason, reasonlen, "public key does not decode");
 		return ESTCA_ERR_MALFORMED;
 	}
-	if (EVP_PKEY_is_a(pk, "RSA")) {
+	if (EVP_PKEY_is_a(pk, "RSA") && p->allow_rsa) {
 		int bits = EVP_PKEY_get_bits(pk);
 
 		if (bits < p->min_rsa_bits || bits > p->max_rsa_bits) {
@@ -99,18 +295,19 @@ estca_profile_check_sans(const struct estca_profile *p,
 	for (int i = 0; i < n; i++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
 		unsigned need;
+		const char *what;
 
 		switch (g->type) {
-		case GEN_DNS: need = ESTCA_SAN_DNS; break;
-		case GEN_IPADD: need = ESTCA_SAN_IP; break;
-		case GEN_EMAIL: need = ESTCA_SAN_EMAIL; break;
-		case GEN_URI: need = ESTCA_SAN_URI; break;
-		default: need = 0; break;
+		case GEN_DNS: need = ESTCA_SAN_DNS; what = "DNS"; break;
+		case GEN_IPADD: need = ESTCA_SAN_IP; what = "IP"; break;
+		case GEN_EMAIL: need = ESTCA_SAN_EMAIL; what = "email"; break;
+		case GEN_URI: need = ESTCA_SAN_URI; what = "URI"; break;
+		default: need = 0; what = "other"; break;
 		}
 		if (need == 0 || (p->san_types & need) == 0) {
 			snprintf(reason, reasonlen,
-			    "subjectAltName type %d not allowed by profile %s",
-			    g->type, p->name);
+			    "subjectAltName of type %s not allowed by profile %s",
+			    what, p->name);
 			return ESTCA_ERR_REFUSED;
 		}
 	}

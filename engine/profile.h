@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include "conf.h"
 #include "errors.h"
 
 enum estca_san_type {
@@ -23,19 +24,41 @@ enum estca_eku {
 	ESTCA_EKU_SERVER = 1 << 1,
 };
 
+#define ESTCA_MAX_PROFILES 32
+#define ESTCA_URL_LEN 256
+
 struct estca_profile {
-	const char *name;
+	char name[64];
 	long default_validity_secs;   /* when the request names none */
 	long max_validity_secs;       /* cap, whatever the request says */
 	unsigned eku;                 /* ESTCA_EKU_* bits */
 	unsigned san_types;           /* ESTCA_SAN_* bits allowed */
+	int allow_rsa;
 	int min_rsa_bits;             /* RSA keys below this are refused */
 	int max_rsa_bits;
 	int allow_p256, allow_p384;
+	char crl_url[ESTCA_URL_LEN];        /* cRLDistributionPoints, "" none */
+	char ocsp_url[ESTCA_URL_LEN];       /* AIA id-ad-ocsp, "" none */
+	char ca_issuers_url[ESTCA_URL_LEN]; /* AIA id-ad-caIssuers, "" none */
 };
 
-/* The built-in profile called name, or NULL. */
-const struct estca_profile *estca_profile_find(const char *name);
+struct estca_profiles {
+	struct estca_profile p[ESTCA_MAX_PROFILES];
+	size_t n;
+};
+
+/*
+ * The built-in profiles (device, tls-server), then every [profile NAME]
+ * section of c (c may be NULL), which replaces a built-in of the same name.
+ * Section keys: validity_days, max_validity_days, ext_key_usage,
+ * san_types, key_types, min_rsa_bits, crl_url, ocsp_url, ca_issuers_url.
+ */
+int estca_profiles_load(const struct estca_conf *c, struct estca_profiles *ps,
+    char *err, size_t errlen) ESTCA_WUR;
+
+/* The profile called name, or NULL. */
+const struct estca_profile *estca_profile_find(const struct estca_profiles *ps,
+    const char *name);
 
 /*
  * Does the profile accept this subject public key?  On refusal, reason

@@ -60,6 +60,7 @@ struct signd {
 	gid_t run_gid;
 	const char *module, *token, *pin_file, *audit_path;
 	long max_conns;
+	struct estca_profiles profiles;
 	struct estca_ca cas[MAX_CAS];
 	size_t ncas;
 	struct estca_hsm *hsm;
@@ -146,6 +147,8 @@ check_keys(const struct estca_conf *c)
 			allowed = global;
 		else if (strcmp(e->section, "ca") == 0)
 			allowed = ca;
+		else if (strcmp(e->section, "profile") == 0)
+			continue;   /* profile.c checks its own keys */
 		else {
 			log_err("%s:%d: unknown section [%s]", c->path, e->line,
 			    e->section);
@@ -322,6 +325,10 @@ load_config(struct signd *sd)
 	if (sd->ncas == 0) {
 		log_err("%s: no [ca NAME] section", sd->conf_path);
 		return ESTCA_ERR_CONFIG;
+	}
+	if ((r = estca_profiles_load(&sd->conf, &sd->profiles, err, sizeof(err))) != 0) {
+		log_err("%s", err);
+		return r;
 	}
 	return 0;
 }
@@ -502,7 +509,7 @@ op_sign(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
 		snprintf(reason, sizeof(reason), "unknown CA '%s'", caname);
 		goto refuse;
 	}
-	if ((p = estca_profile_find(profname)) == NULL) {
+	if ((p = estca_profile_find(&sd->profiles, profname)) == NULL) {
 		err = ESTCA_ERR_NOT_FOUND;
 		snprintf(reason, sizeof(reason), "unknown profile '%s'", profname);
 		goto refuse;
@@ -915,8 +922,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("estca-signd: configuration %s OK (%zu CA%s)\n", sd.conf_path,
-		    sd.ncas, sd.ncas == 1 ? "" : "s");
+		printf("estca-signd: configuration %s OK (%zu CA%s, %zu profiles)\n",
+		    sd.conf_path, sd.ncas, sd.ncas == 1 ? "" : "s", sd.profiles.n);
 		cleanup(&sd);
 		return 0;
 	}
