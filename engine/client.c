@@ -204,11 +204,12 @@ estca_engine_get_chain(struct estca_engine *e, const char *ca_name,
 	return r;
 }
 
-int
-estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
-    X509 **cert, char *reason, size_t reasonlen)
+static int
+issue(struct estca_engine *e, const struct estca_sign_args *a,
+    const char *key_type, X509 **cert, unsigned char **pkcs8, size_t *pkcs8len,
+    char *reason, size_t reasonlen)
 {
-	ESTCA_REQ *q = new_req(ESTCA_OP_SIGN);
+	ESTCA_REQ *q = new_req(key_type ? ESTCA_OP_KEYGEN : ESTCA_OP_SIGN);
 	ESTCA_REPLY *rep = NULL;
 	int r = ESTCA_ERR_NOMEM;
 
@@ -224,8 +225,12 @@ estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
 	if (a->sans != NULL && (q->sans = ASN1_item_dup(
 	    ASN1_ITEM_rptr(GENERAL_NAMES), (void *)a->sans)) == NULL)
 		goto fail;
-	if ((q->spki = X509_PUBKEY_dup(a->spki)) == NULL)
+	if (key_type != NULL) {
+		if (estca_wire_set_str(&q->key_type, key_type) != 0)
+			goto fail;
+	} else if ((q->spki = X509_PUBKEY_dup(a->spki)) == NULL) {
 		goto fail;
+	}
 	if (a->validity_secs > 0 &&
 	    estca_wire_set_int(&q->validity, a->validity_secs) != 0)
 		goto fail;
@@ -235,20 +240,46 @@ estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
 	if (r != 0)
 		goto fail;
 	r = estca_reply_status(rep, reason, reasonlen);
-	if (r == 0) {
-		if (rep->certs == NULL || sk_X509_num(rep->certs) != 1) {
-			r = ESTCA_ERR_MALFORMED;
+	if (r == 0 && (rep->certs == NULL || sk_X509_num(rep->certs) != 1 ||
+	    (key_type != NULL && rep->pkcs8 == NULL))) {
+		r = ESTCA_ERR_MALFORMED;
+		set_reason(reason, reasonlen, r);
+	}
+	if (r == 0 && key_type != NULL) {
+		*pkcs8len = (size_t)ASN1_STRING_length(rep->pkcs8);
+		*pkcs8 = OPENSSL_memdup(ASN1_STRING_get0_data(rep->pkcs8), *pkcs8len);
+		if (*pkcs8 == NULL) {
+			r = ESTCA_ERR_NOMEM;
 			set_reason(reason, reasonlen, r);
-		} else {
-			*cert = sk_X509_shift(rep->certs);
 		}
 	}
+	if (r == 0)
+		*cert = sk_X509_shift(rep->certs);
+	if (rep->pkcs8 != NULL)
+		estca_wire_wipe(rep->pkcs8);
 	ESTCA_REPLY_free(rep);
 	return r;
 fail:
 	ESTCA_REQ_free(q);
 	set_reason(reason, reasonlen, r);
 	return r;
+}
+
+int
+estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
+    X509 **cert, char *reason, size_t reasonlen)
+{
+	return issue(e, a, NULL, cert, NULL, NULL, reason, reasonlen);
+}
+
+int
+estca_engine_keygen(struct estca_engine *e, const struct estca_sign_args *a,
+    const char *key_type, X509 **cert, unsigned char **pkcs8, size_t *pkcs8len,
+    char *reason, size_t reasonlen)
+{
+	*pkcs8 = NULL;
+	*pkcs8len = 0;
+	return issue(e, a, key_type, cert, pkcs8, pkcs8len, reason, reasonlen);
 }
 
 int

@@ -51,6 +51,15 @@ struct estca_sign_args {
 int estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
     X509 **cert, char *reason, size_t reasonlen) ESTCA_WUR;
 
+/*
+ * Ask the engine to generate a key pair of key_type in the HSM and certify
+ * it (a->spki is ignored).  *pkcs8 (PKCS#8 DER, *pkcs8len bytes) is a
+ * private key: the caller wipes and frees it with OPENSSL_clear_free().
+ */
+int estca_engine_keygen(struct estca_engine *e, const struct estca_sign_args *a,
+    const char *key_type, X509 **cert, unsigned char **pkcs8, size_t *pkcs8len,
+    char *reason, size_t reasonlen) ESTCA_WUR;
+
 int estca_engine_health(struct estca_engine *e, char *reason, size_t reasonlen) ESTCA_WUR;
 
 #endif

@@ -12,8 +12,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
 
 /* libp11.h declares ENGINE-based entry points that OpenSSL 3 deprecates. */
 #pragma GCC diagnostic push
@@ -27,6 +31,9 @@
 
 struct estca_hsm {
 	PKCS11_CTX *ctx;
+	void *dl;                   /* our own reference to the module */
+	CK_FUNCTION_LIST_PTR f;     /* raw calls libp11 does not offer */
+	CK_SLOT_ID slot_id;
 	PKCS11_SLOT *slots;
 	unsigned int nslots;
 	PKCS11_SLOT *slot;
@@ -91,6 +98,8 @@ estca_hsm_close(struct estca_hsm *h)
 		PKCS11_CTX_unload(h->ctx);
 		PKCS11_CTX_free(h->ctx);
 	}
+	if (h->dl != NULL)
+		dlclose(h->dl);
 	pthread_mutex_destroy(&h->lock);
 	OPENSSL_free(h);
 }
@@ -139,6 +148,21 @@ estca_hsm_open(const char *module, const char *token_label,
 	if (h->slot == NULL) {
 		log_err("no initialized token labelled '%s' in %s", token_label, module);
 		r = ESTCA_ERR_NOT_FOUND;
+		goto fail;
+	}
+	h->slot_id = PKCS11_get_slotid_from_slot(h->slot);
+	/* The same module, already initialized by libp11: borrow its function
+	 * list for the calls libp11 lacks.  Login state is shared. */
+	if ((h->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL)) != NULL) {
+		CK_C_GetFunctionList gfl =
+		    (CK_C_GetFunctionList)dlsym(h->dl, "C_GetFunctionList");
+
+		if (gfl == NULL || gfl(&h->f) != CKR_OK)
+			h->f = NULL;
+	}
+	if (h->f == NULL) {
+		log_err("cannot reach the function list of %s", module);
+		r = ESTCA_ERR_HSM;
 		goto fail;
 	}
 	if (PKCS11_login(h->slot, 0, (const char *)pin.data) != 0) {
@@ -240,6 +264,176 @@ estca_hsm_random(struct estca_hsm *h, unsigned char *p, size_t n)
 		return ESTCA_ERR_UNAVAILABLE;
 	}
 	return 0;
+}
+
+/* ---- serverkeygen ---- */
+
+static const unsigned char oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+	0x3d, 0x03, 0x01, 0x07 };
+static const unsigned char oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00,
+	0x22 };
+static const unsigned char e65537[] = { 0x01, 0x00, 0x01 };
+
+struct keyspec {
+	const unsigned char *curve;
+	size_t curvelen;
+	CK_ULONG bits;
+};
+
+static int
+parse_keytype(const char *type, struct keyspec *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (strcmp(type, "ec:P-256") == 0) {
+		k->curve = oid_p256;
+		k->curvelen = sizeof(oid_p256);
+	} else if (strcmp(type, "ec:P-384") == 0) {
+		k->curve = oid_p384;
+		k->curvelen = sizeof(oid_p384);
+	} else if (strcmp(type, "rsa:2048") == 0) {
+		k->bits = 2048;
+	} else if (strcmp(type, "rsa:3072") == 0) {
+		k->bits = 3072;
+	} else {
+		return ESTCA_ERR_UNSUPPORTED;
+	}
+	return 0;
+}
+
+/* AES-KW-PAD (RFC 5649) unwrap of a PKCS#8 PrivateKeyInfo. */
+static EVP_PKEY *
+unwrap_pkcs8(const unsigned char *kek, const unsigned char *w, size_t wlen)
+{
+	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "AES-256-WRAP-PAD", NULL);
+	EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
+	unsigned char *plain = OPENSSL_malloc(wlen + 16);
+	const unsigned char *q;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	EVP_PKEY *pk = NULL;
+	size_t left;
+	int n1 = 0, n2 = 0;
+
+	if (c == NULL || cx == NULL || plain == NULL || wlen > 16384)
+		goto out;
+	if (EVP_DecryptInit_ex2(cx, c, kek, NULL, NULL) != 1 ||
+	    EVP_DecryptUpdate(cx, plain, &n1, w, (int)wlen) != 1 ||
+	    EVP_DecryptFinal_ex(cx, plain + n1, &n2) != 1)
+		goto out;
+	q = plain;
+	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &q, n1 + n2)) == NULL)
+		goto out;
+	/* SoftHSM 2.6 zero-pads the key to a multiple of 8 before its
+	 * KWP wrap: allow at most 7 zero bytes after the DER, nothing else. */
+	for (left = (size_t)(plain + n1 + n2 - q); left > 0; left--)
+		if (left > 7 || q[left - 1] != 0)
+			goto out;
+	pk = EVP_PKCS82PKEY(p8);
+	/* SoftHSM's EC PKCS#8 leaves the public point out: put it back. */
+	if (pk != NULL && EVP_PKEY_is_a(pk, "EC") &&
+	    !EVP_PKEY_set_int_param(pk, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, 1)) {
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+out:
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (plain != NULL)
+		OPENSSL_clear_free(plain, wlen + 16);
+	EVP_CIPHER_CTX_free(cx);
+	EVP_CIPHER_free(c);
+	return pk;
+}
+
+int
+estca_hsm_keygen(struct estca_hsm *h, const char *type, EVP_PKEY **out)
+{
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+	CK_KEY_TYPE aes = CKK_AES, kt;
+	CK_MECHANISM gen = { 0, NULL, 0 };
+	CK_MECHANISM wrap = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE,
+	    kek = CK_INVALID_HANDLE;
+	CK_SESSION_HANDLE s;
+	unsigned char kekbytes[32], wrapped[8192];
+	CK_ULONG wlen = sizeof(wrapped);
+	struct keyspec k;
+	CK_RV rv;
+	int r = ESTCA_ERR_HSM;
+
+	*out = NULL;
+	if (parse_keytype(type, &k) != 0)
+		return ESTCA_ERR_UNSUPPORTED;
+	kt = k.curve ? CKK_EC : CKK_RSA;
+	gen.mechanism = k.curve ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
+	rv = h->f->C_OpenSession(h->slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+	    NULL, NULL, &s);
+	if (rv != CKR_OK) {
+		log_err("keygen: C_OpenSession failed: 0x%lx", (unsigned long)rv);
+		return ESTCA_ERR_UNAVAILABLE;
+	}
+	{
+		CK_ATTRIBUTE pubt[] = {
+			{ CKA_TOKEN, &no, sizeof(no) },
+			{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+			{ k.curve ? CKA_EC_PARAMS : CKA_MODULUS_BITS,
+			  k.curve ? (void *)k.curve : (void *)&k.bits,
+			  k.curve ? k.curvelen : sizeof(k.bits) },
+			{ CKA_PUBLIC_EXPONENT, (void *)e65537, sizeof(e65537) },
+		};
+		CK_ATTRIBUTE privt[] = {
+			{ CKA_TOKEN, &no, sizeof(no) },
+			{ CKA_PRIVATE, &yes, sizeof(yes) },
+			{ CKA_SENSITIVE, &yes, sizeof(yes) },
+			{ CKA_EXTRACTABLE, &yes, sizeof(yes) },
+			{ CKA_SIGN, &yes, sizeof(yes) },
+			{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		};
+
+		rv = h->f->C_GenerateKeyPair(s, &gen, pubt, k.curve ? 3 : 4, privt,
+		    sizeof(privt) / sizeof(privt[0]), &pub, &priv);
+	}
+	if (rv != CKR_OK) {
+		log_err("keygen %s: C_GenerateKeyPair failed: 0x%lx", type,
+		    (unsigned long)rv);
+		goto out;
+	}
+	if (RAND_priv_bytes(kekbytes, sizeof(kekbytes)) != 1)
+		goto out;
+	{
+		CK_ATTRIBUTE kt2[] = {
+			{ CKA_CLASS, &secret, sizeof(secret) },
+			{ CKA_KEY_TYPE, &aes, sizeof(aes) },
+			{ CKA_TOKEN, &no, sizeof(no) },
+			{ CKA_WRAP, &yes, sizeof(yes) },
+			{ CKA_VALUE, kekbytes, sizeof(kekbytes) },
+		};
+
+		rv = h->f->C_CreateObject(s, kt2, sizeof(kt2) / sizeof(kt2[0]), &kek);
+	}
+	if (rv == CKR_OK)
+		rv = h->f->C_WrapKey(s, &wrap, kek, priv, wrapped, &wlen);
+	if (rv != CKR_OK) {
+		log_err("keygen %s: wrapping the key out failed: 0x%lx", type,
+		    (unsigned long)rv);
+		goto out;
+	}
+	if ((*out = unwrap_pkcs8(kekbytes, wrapped, wlen)) == NULL) {
+		estca_log_ssl(ESTCA_LOG_ERR, "keygen: unwrapping the key failed");
+		goto out;
+	}
+	r = 0;
+out:
+	/* session objects: destroy now, not at some later close */
+	if (kek != CK_INVALID_HANDLE)
+		h->f->C_DestroyObject(s, kek);
+	if (priv != CK_INVALID_HANDLE)
+		h->f->C_DestroyObject(s, priv);
+	if (pub != CK_INVALID_HANDLE)
+		h->f->C_DestroyObject(s, pub);
+	h->f->C_CloseSession(s);
+	OPENSSL_cleanse(kekbytes, sizeof(kekbytes));
+	OPENSSL_cleanse(wrapped, sizeof(wrapped));
+	return r;
 }
 
 /* ---- raw Cryptoki, for token set-up only ---- */
@@ -422,42 +616,25 @@ int
 estca_p11_genkey(const char *module, const char *token_label,
     const char *user_pin, const char *key_label, const char *type)
 {
-	static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
-		0x3d, 0x03, 0x01, 0x07 };
-	static const unsigned char p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00,
-		0x22 };
-	static const unsigned char e65537[] = { 0x01, 0x00, 0x01 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ULONG bits = 0;
 	CK_MECHANISM mech = { 0, NULL, 0 };
 	CK_KEY_TYPE kt;
 	CK_OBJECT_HANDLE pub, priv;
 	CK_SESSION_HANDLE s;
 	CK_SLOT_ID slot;
 	unsigned char id[16];
-	const unsigned char *curve = NULL;
-	size_t curvelen = 0;
+	struct keyspec k;
 	struct p11raw m;
 	CK_RV rv;
 	int r;
 
-	if (strcmp(type, "ec:P-256") == 0) {
-		curve = p256;
-		curvelen = sizeof(p256);
-	} else if (strcmp(type, "ec:P-384") == 0) {
-		curve = p384;
-		curvelen = sizeof(p384);
-	} else if (strcmp(type, "rsa:2048") == 0) {
-		bits = 2048;
-	} else if (strcmp(type, "rsa:3072") == 0) {
-		bits = 3072;
-	} else {
+	if (parse_keytype(type, &k) != 0) {
 		log_err("unsupported key type '%s' (rsa:2048, rsa:3072, ec:P-256, ec:P-384)",
 		    type);
 		return ESTCA_ERR_CONFIG;
 	}
-	kt = curve ? CKK_EC : CKK_RSA;
-	mech.mechanism = curve ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
+	kt = k.curve ? CKK_EC : CKK_RSA;
+	mech.mechanism = k.curve ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
 
 	if ((r = raw_load(module, &m)) != 0)
 		return r;
@@ -494,9 +671,9 @@ estca_p11_genkey(const char *module, const char *token_label,
 			{ CKA_ID, id, sizeof(id) },
 			{ CKA_KEY_TYPE, &kt, sizeof(kt) },
 			/* last two depend on the key type */
-			{ curve ? CKA_EC_PARAMS : CKA_MODULUS_BITS,
-			  curve ? (void *)curve : (void *)&bits,
-			  curve ? curvelen : sizeof(bits) },
+			{ k.curve ? CKA_EC_PARAMS : CKA_MODULUS_BITS,
+			  k.curve ? (void *)k.curve : (void *)&k.bits,
+			  k.curve ? k.curvelen : sizeof(k.bits) },
 			{ CKA_PUBLIC_EXPONENT, (void *)e65537, sizeof(e65537) },
 		};
 		CK_ATTRIBUTE privt[] = {
@@ -509,7 +686,7 @@ estca_p11_genkey(const char *module, const char *token_label,
 			{ CKA_ID, id, sizeof(id) },
 			{ CKA_KEY_TYPE, &kt, sizeof(kt) },
 		};
-		CK_ULONG npub = curve ? 6 : 7;
+		CK_ULONG npub = k.curve ? 6 : 7;
 
 		rv = m.f->C_GenerateKeyPair(s, &mech, pubt, npub, privt,
 		    sizeof(privt) / sizeof(privt[0]), &pub, &priv);

@@ -41,6 +41,15 @@ int estca_hsm_get_pubkey(struct estca_hsm *h, const char *label, EVP_PKEY **out)
 /* n random bytes from the token's generator. */
 int estca_hsm_random(struct estca_hsm *h, unsigned char *p, size_t n) ESTCA_WUR;
 
+/*
+ * Generate a key pair in the token for a client (serverkeygen): type is
+ * rsa:2048, rsa:3072, ec:P-256 or ec:P-384.  The pair is made of session
+ * objects, wrapped out under a one-off AES key, unwrapped here and all
+ * token objects destroyed at once.  *out is the private key (with its
+ * public half); the caller frees it and must never log or store it.
+ */
+int estca_hsm_keygen(struct estca_hsm *h, const char *type, EVP_PKEY **out) ESTCA_WUR;
+
 /* Token set-up (estca-ca): a free slot gets a token with label and PINs. */
 int estca_p11_init_token(const char *module, const char *label,
     const char *so_pin, const char *user_pin) ESTCA_WUR;

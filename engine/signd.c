@@ -469,10 +469,41 @@ op_chain(struct signd *sd, const ESTCA_REQ *q, ESTCA_REPLY *rep)
 	return 0;
 }
 
+/* Put key's PKCS#8 DER into the reply; the temporary copy is wiped. */
 static int
-op_sign(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
-    ESTCA_REPLY *rep)
+pkcs8_into(ESTCA_REPLY *rep, EVP_PKEY *key)
 {
+	unsigned char *der = NULL;
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
+	int n;
+
+	if (p8 == NULL)
+		return ESTCA_ERR_INTERNAL;
+	n = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (n <= 0)
+		return ESTCA_ERR_INTERNAL;
+	if ((rep->pkcs8 = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(rep->pkcs8, der, n)) {
+		OPENSSL_clear_free(der, (size_t)n);
+		return ESTCA_ERR_NOMEM;
+	}
+	OPENSSL_clear_free(der, (size_t)n);
+	return 0;
+}
+
+/*
+ * sign and keygen: build the certificate for the request's subject and
+ * SANs, and either the request's public key (sign) or a key pair the
+ * token generates now (keygen, whose PKCS#8 goes into the reply).
+ */
+static int
+op_issue(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
+    ESTCA_REPLY *rep, int keygen)
+{
+	EVP_PKEY *newkey = NULL;
+	X509_PUBKEY *newspki = NULL;
+	char keytype[16];
 	char caname[64], profname[64], reason[REASON_LEN] = "";
 	unsigned char serial[ESTCA_SERIAL_LEN];
 	const struct estca_profile *p = NULL;
@@ -484,7 +515,7 @@ op_sign(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
 	int err = 0, r;
 
 	memset(&a, 0, sizeof(a));
-	a.event = "sign";
+	a.event = keygen ? "keygen" : "sign";
 	a.uid = c->uid;
 	a.subject = q->subject;
 	a.spki = q->spki;
@@ -494,11 +525,13 @@ op_sign(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
 	reason[0] = 0;
 	if (estca_wire_get_str(q->ca_name, caname, sizeof(caname)) != 0 ||
 	    estca_wire_get_str(q->profile, profname, sizeof(profname)) != 0 ||
-	    q->subject == NULL || q->spki == NULL ||
+	    q->subject == NULL || (!keygen && q->spki == NULL) ||
+	    (keygen && estca_wire_get_str(q->key_type, keytype, sizeof(keytype)) != 0) ||
 	    (q->validity != NULL &&
 	     (estca_wire_get_int(q->validity, &validity) != 0 || validity < 0))) {
 		err = ESTCA_ERR_MALFORMED;
-		snprintf(reason, sizeof(reason),
+		snprintf(reason, sizeof(reason), keygen ?
+		    "keygen needs caName, profile, subject, keyType and a valid validity" :
 		    "sign needs caName, profile, subject, spki and a valid validity");
 		goto refuse;
 	}
@@ -532,22 +565,47 @@ op_sign(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
 	rq.sans = q->sans;
 	rq.spki = q->spki;
 	rq.validity_secs = validity;
+	if (keygen) {
+		if ((err = estca_hsm_keygen(sd->hsm, keytype, &newkey)) != 0) {
+			snprintf(reason, sizeof(reason), err == ESTCA_ERR_UNSUPPORTED ?
+			    "key type not supported (rsa:2048, rsa:3072, ec:P-256, ec:P-384)" :
+			    "key generation in the HSM failed");
+			if (err != ESTCA_ERR_UNSUPPORTED)
+				err = ESTCA_ERR_UNAVAILABLE;
+			goto refuse;
+		}
+		if (!X509_PUBKEY_set(&newspki, newkey)) {
+			err = ESTCA_ERR_INTERNAL;
+			snprintf(reason, sizeof(reason), "cannot encode the new public key");
+			goto refuse;
+		}
+		rq.spki = newspki;
+		a.spki = newspki;
+	}
 	if ((err = estca_issue_ee(ca, p, &rq, serial, &x, reason, sizeof(reason))) != 0)
 		goto refuse;
 	if ((rep->certs = sk_X509_new_null()) == NULL || !sk_X509_push(rep->certs, x)) {
 		X509_free(x);
-		return ESTCA_ERR_NOMEM;
+		err = ESTCA_ERR_NOMEM;
+		goto done;
 	}
+	if (keygen && (err = pkcs8_into(rep, newkey)) != 0)
+		goto done;
 	a.serial = serial;
 	a.result = "issued";
 	audit(sd, &a);
-	return 0;
+	err = 0;
+	goto done;
 refuse:
 	a.result = "refused";
 	a.reason = reason;
 	audit(sd, &a);
-	log_warn("sign refused for uid %ld: %s", (long)c->uid, reason);
-	return set_error(rep, err, reason);
+	log_warn("%s refused for uid %ld: %s", a.event, (long)c->uid, reason);
+	err = set_error(rep, err, reason);
+done:
+	X509_PUBKEY_free(newspki);
+	EVP_PKEY_free(newkey);
+	return err;
 }
 
 /* Handle one decoded-or-not request; fills out with a framed reply. */
@@ -580,14 +638,13 @@ handle(struct signd *sd, const struct conn *c, const struct estca_buf *in,
 			r = op_chain(sd, q, rep);
 			break;
 		case ESTCA_OP_SIGN:
-			r = op_sign(sd, c, q, rep);
+			r = op_issue(sd, c, q, rep, 0);
 			break;
 		case ESTCA_OP_HEALTH:
 			r = 0;
 			break;
 		case ESTCA_OP_KEYGEN:
-			r = set_error(rep, ESTCA_ERR_UNSUPPORTED,
-			    "key generation is not available in this engine");
+			r = op_issue(sd, c, q, rep, 1);
 			break;
 		default:
 			r = set_error(rep, ESTCA_ERR_UNSUPPORTED, "unknown operation");
@@ -596,6 +653,8 @@ handle(struct signd *sd, const struct conn *c, const struct estca_buf *in,
 	}
 	if (r == 0)
 		r = estca_reply_encode(rep, out);
+	if (rep->pkcs8 != NULL)   /* a private key: wipe before free */
+		estca_wire_wipe(rep->pkcs8);
 	ESTCA_REQ_free(q);
 	ESTCA_REPLY_free(rep);
 	return r;

@@ -185,6 +185,14 @@ estca_wire_get_int(const ASN1_INTEGER *f, long *v)
 	return 0;
 }
 
+void
+estca_wire_wipe(ASN1_STRING *s)
+{
+	if (s != NULL && ASN1_STRING_length(s) > 0)
+		OPENSSL_cleanse((void *)ASN1_STRING_get0_data(s),
+		    (size_t)ASN1_STRING_length(s));
+}
+
 static int
 wait_fd(int fd, short ev, int timeout_ms)
 {

@@ -84,6 +84,9 @@ int estca_wire_set_int(ASN1_INTEGER **f, long v) ESTCA_WUR;
 int estca_wire_get_str(const ASN1_UTF8STRING *f, char *dst, size_t dstlen) ESTCA_WUR;
 int estca_wire_get_int(const ASN1_INTEGER *f, long *v) ESTCA_WUR;
 
+/* Overwrite the bytes of a string that held a secret (before its free). */
+void estca_wire_wipe(ASN1_STRING *s);
+
 /*
  * Framed I/O on a blocking or non-blocking stream socket.  timeout_ms
  * bounds each wait for the peer (-1: no limit before the first byte of a

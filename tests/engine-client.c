@@ -5,6 +5,8 @@
  *   engine-client SOCKET health
  *   engine-client SOCKET chain CA
  *   engine-client SOCKET sign CA PROFILE CSR.pem [VALIDITY_SECS]
+ *   engine-client SOCKET keygen CA PROFILE TYPE CSR.pem KEYOUT
+ *                      (subject/SANs from the CSR; key written to KEYOUT)
  *   engine-client SOCKET raw FILE      (send FILE's bytes as they are)
  *
  * Prints PEM on success; "error CODE: reason" and exit 2 on an engine
@@ -111,13 +113,17 @@ main(int argc, char **argv)
 		sk_X509_pop_free(chain, X509_free);
 		return 0;
 	}
-	if (strcmp(argv[2], "sign") == 0 && (argc == 6 || argc == 7)) {
+	if ((strcmp(argv[2], "sign") == 0 && (argc == 6 || argc == 7)) ||
+	    (strcmp(argv[2], "keygen") == 0 && argc == 8)) {
+		int kg = strcmp(argv[2], "keygen") == 0;
+		unsigned char *p8 = NULL;
+		size_t p8len = 0;
 		struct estca_sign_args a;
 		STACK_OF(X509_EXTENSION) *exts;
 		GENERAL_NAMES *sans = NULL;
 		X509_REQ *req;
 		X509 *x = NULL;
-		FILE *f = fopen(argv[5], "r");
+		FILE *f = fopen(argv[kg ? 6 : 5], "r");
 
 		if (f == NULL)
 			return 1;
@@ -133,15 +139,30 @@ main(int argc, char **argv)
 		a.subject = X509_REQ_get_subject_name(req);
 		a.sans = sans;
 		a.spki = X509_REQ_get_X509_PUBKEY(req);
-		a.validity_secs = argc == 7 ? strtol(argv[6], NULL, 10) : 0;
+		a.validity_secs = !kg && argc == 7 ? strtol(argv[6], NULL, 10) : 0;
 		a.requester = "engine-client";
-		r = estca_engine_sign(e, &a, &x, reason, sizeof(reason));
+		if (kg)
+			r = estca_engine_keygen(e, &a, argv[5], &x, &p8, &p8len, reason,
+			    sizeof(reason));
+		else
+			r = estca_engine_sign(e, &a, &x, reason, sizeof(reason));
 		estca_engine_close(e);
 		GENERAL_NAMES_free(sans);
 		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 		X509_REQ_free(req);
 		if (r != 0)
 			return refused(r, reason);
+		if (kg) {
+			FILE *k = fopen(argv[7], "wb");
+
+			if (k == NULL || fwrite(p8, 1, p8len, k) != p8len) {
+				if (k != NULL)
+					fclose(k);
+				return 1;
+			}
+			fclose(k);
+			OPENSSL_clear_free(p8, p8len);
+		}
 		PEM_write_X509(stdout, x);
 		X509_free(x);
 		return 0;
