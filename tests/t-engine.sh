@@ -1,0 +1,251 @@
+#!/bin/bash
+# t-engine.sh - estca-signd on a real SoftHSM token, driven through the
+# client library by tests/engine-client: every CA key type signs, each
+# profile rule refuses, keygen happens in the token, bad frames and foreign
+# peers are turned away, and the engine keeps serving throughout.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd openssl softhsm2-util pkcs11-tool
+
+MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+D=$(mktemp -d "${TMPDIR:-/tmp}/estca-engine.XXXXXX")
+chmod 755 "$D"
+ENGINE_PID=
+cleanup() {
+	local st=$?
+	trap - EXIT
+	if [ -n "$ENGINE_PID" ] && kill -0 "$ENGINE_PID" 2>/dev/null; then
+		kill -TERM "$ENGINE_PID"
+		wait "$ENGINE_PID" 2>/dev/null
+	fi
+	if [ "$st" -ne 0 ] || [ "$T_FAILED" -ne 0 ]; then
+		diag_file "$D/signd.log" 60
+	fi
+	rm -rf "$D"
+	exit "$st"
+}
+trap cleanup EXIT
+
+id estca >/dev/null 2>&1 ||
+    useradd --system --no-create-home --shell /usr/sbin/nologin estca
+mkdir -p "$D/bin" "$D/run"
+install -m 755 "$top_builddir/engine/estca-signd" "$top_builddir/engine/estca-ca" \
+    "$top_builddir/tests/engine-client" "$D/bin/"
+CA="$D/bin/estca-ca"
+EC="$D/bin/engine-client"
+SOCK="$D/run/signd.sock"
+
+# One token, four CA keys: one per supported CA key type.
+"$top_srcdir/hsm/estca-hsm-init" --dir "$D/hsm" --key-type ec:P-256 \
+    --key-label ca-p256 --subject "/CN=estca test P-256 CA" --estca-ca "$CA" \
+    --module "$MODULE" >"$D/init.log" 2>&1 ||
+    { cat "$D/init.log"; echo "Bail out! token set-up failed"; exit 1; }
+export SOFTHSM2_CONF=$D/hsm/softhsm2.conf
+cp "$D/hsm/chain.pem" "$D/ca-p256.pem"
+P11=(--module "$MODULE" --token estca --pin-file "$D/hsm/user.pin")
+for t in ec:P-384 rsa:2048 rsa:3072; do
+	l=ca-$(echo "$t" | tr -d ':-' | sed 's/^ecP/p/')
+	"$CA" genkey "${P11[@]}" --key-label "$l" --type "$t" >>"$D/init.log" 2>&1 &&
+	"$CA" selfsign "${P11[@]}" --key-label "$l" --subject "/CN=estca test $t CA" \
+	    --out "$D/$l.pem" >>"$D/init.log" 2>&1 ||
+	    { cat "$D/init.log"; echo "Bail out! CA $t set-up failed"; exit 1; }
+done
+chown -R estca "$D/hsm" "$D/run"
+
+cat > "$D/signd.conf" <<CONF
+socket = $SOCK
+socket_mode = 0666
+allow_uids = 0
+user = estca
+pkcs11_module = $MODULE
+token_label = estca
+pin_file = $D/hsm/user.pin
+audit_log = $D/audit.log
+
+[ca p256]
+key_label = ca-p256
+chain = $D/ca-p256.pem
+[ca p384]
+key_label = ca-p384
+chain = $D/ca-p384.pem
+[ca rsa2048]
+key_label = ca-rsa2048
+chain = $D/ca-rsa2048.pem
+[ca rsa3072]
+key_label = ca-rsa3072
+chain = $D/ca-rsa3072.pem
+
+[profile iot]
+validity_days = 30
+max_validity_days = 90
+ext_key_usage = clientAuth
+san_types = dns
+key_types = ec:P-256
+CONF
+
+check "config check accepts the configuration" "$D/bin/estca-signd" -n -f "$D/signd.conf"
+sed 's/^audit_log/audit_lgo/' "$D/signd.conf" > "$D/bad.conf"
+if "$D/bin/estca-signd" -n -f "$D/bad.conf" >/dev/null 2>&1; then
+	fail "config check refuses an unknown key"
+else
+	ok "config check refuses an unknown key"
+fi
+
+"$D/bin/estca-signd" -f "$D/signd.conf" >/dev/null 2>>"$D/signd.log" &
+ENGINE_PID=$!
+if wait_until 20 test -S "$SOCK" && wait_until 10 "$EC" "$SOCK" health; then
+	ok "engine starts and answers health"
+else
+	fail "engine starts and answers health"
+	echo "Bail out! engine did not start"
+	exit 1
+fi
+is "engine runs as its own user" "$(ps -o user= -p "$ENGINE_PID" | tr -d ' ')" estca
+
+# CSRs
+csr() { # csr NAME SUBJECT OPENSSL-REQ-ARGS...: key and CSR in $D/NAME.*
+	local n=$1 s=$2
+	shift 2
+	openssl req -new -nodes -keyout "$D/$n.key" -subj "$s" "$@" \
+	    -out "$D/$n.csr" 2>/dev/null </dev/null ||
+	    { echo "Bail out! cannot make CSR $n"; exit 1; }
+}
+P256=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+csr ec256 /CN=dev-ec256 "${P256[@]}" -addext "subjectAltName=DNS:dev.example,IP:192.0.2.7"
+csr rsa2048 /CN=dev-rsa -newkey rsa:2048
+csr rsa1024 /CN=dev-weak -newkey rsa:1024
+csr ec521 /CN=dev-p521 -newkey ec -pkeyopt ec_paramgen_curve:P-521
+csr nosubj / "${P256[@]}"
+csr sanonly / "${P256[@]}" -addext "subjectAltName=DNS:only-san.example"
+csr dnsonly /CN=iot-1 "${P256[@]}" -addext "subjectAltName=DNS:iot-1.example"
+csr wantsca /CN=sneaky "${P256[@]}" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "1.2.3.4.5=ASN1:UTF8String:x"
+
+for ca in p256 p384 rsa2048 rsa3072; do
+	for k in ec256 rsa2048; do
+		if "$EC" "$SOCK" sign "$ca" device "$D/$k.csr" > "$D/$ca-$k.pem" &&
+		    openssl verify -CAfile "$D/ca-$ca.pem" "$D/$ca-$k.pem" >/dev/null 2>&1; then
+			ok "CA $ca signs a $k CSR and openssl verifies it"
+		else
+			fail "CA $ca signs a $k CSR and openssl verifies it" "$(cat "$D/$ca-$k.pem")"
+		fi
+	done
+done
+txt=$(openssl x509 -in "$D/p384-ec256.pem" -noout -text)
+case "$txt" in *ecdsa-with-SHA384*) ok "P-384 CA signs with SHA-384" ;;
+*) fail "P-384 CA signs with SHA-384" ;; esac
+txt=$(openssl x509 -in "$D/p256-ec256.pem" -noout -text)
+for want in "CA:FALSE" "Digital Signature" "TLS Web Client Authentication" \
+    "DNS:dev.example" "IP Address:192.0.2.7" "Subject Key Identifier" \
+    "Authority Key Identifier"; do
+	case "$txt" in *"$want"*) ok "certificate has $want" ;;
+	*) fail "certificate has $want" ;; esac
+done
+sn=$(openssl x509 -in "$D/p256-ec256.pem" -noout -serial | cut -d= -f2)
+sn2=$(openssl x509 -in "$D/p256-rsa2048.pem" -noout -serial | cut -d= -f2)
+if [ ${#sn} -le 40 ] && [ ${#sn} -ge 30 ] && [ "$sn" != "$sn2" ] &&
+    [ $((16#${sn:0:1})) -lt 8 ]; then
+	ok "serials are random, positive, at most 20 octets"
+else
+	fail "serials are random, positive, at most 20 octets" "$sn $sn2"
+fi
+if "$EC" "$SOCK" sign p256 device "$D/wantsca.csr" > "$D/wantsca.pem"; then
+	txt=$(openssl x509 -in "$D/wantsca.pem" -noout -text)
+	case "$txt" in *CA:TRUE*|*1.2.3.4.5*) fail "CSR extensions never reach the certificate" ;;
+	*) ok "CSR extensions never reach the certificate" ;; esac
+else
+	fail "CSR extensions never reach the certificate" "$(cat "$D/wantsca.pem")"
+fi
+if "$EC" "$SOCK" sign p256 device "$D/sanonly.csr" > "$D/sanonly.pem" &&
+    openssl x509 -in "$D/sanonly.pem" -noout -text | grep -A1 'Subject Alternative Name: critical' |
+    grep -q only-san; then
+	ok "empty subject gets a critical SAN"
+else
+	fail "empty subject gets a critical SAN"
+fi
+
+# refuse NAME EXPECTED-REASON-PART ARGS...: the engine answers an error.
+refuse() {
+	local name=$1 want=$2 out
+	shift 2
+	out=$("$EC" "$SOCK" "$@")
+	case "$?:$out" in
+	2:*"$want"*) ok "refused: $name" ;;
+	*) fail "refused: $name" "got: $out" "want an error with: $want" ;;
+	esac
+}
+refuse "RSA key below 2048 bits" "RSA key of 1024 bits" sign p256 device "$D/rsa1024.csr"
+refuse "unsupported curve P-521" "curve secp521r1 not allowed" sign p256 device "$D/ec521.csr"
+refuse "validity beyond the profile cap" "beyond profile device cap" \
+    sign p256 device "$D/ec256.csr" 999999999
+refuse "empty subject without SAN" "empty subject and no subjectAltName" \
+    sign p256 device "$D/nosubj.csr"
+refuse "unknown CA" "unknown CA" sign nope device "$D/ec256.csr"
+refuse "unknown profile" "unknown profile" sign p256 nope "$D/ec256.csr"
+refuse "SAN type outside the profile" "subjectAltName of type IP" sign p256 iot "$D/ec256.csr"
+refuse "key type outside the profile" "key type RSA not allowed" sign p256 iot "$D/rsa2048.csr"
+refuse "keygen of an unsupported key type" "key type not supported" \
+    keygen p256 device ed25519 "$D/ec256.csr" "$D/k.der"
+check "profile iot issues within its rules" "$EC" "$SOCK" sign p256 iot "$D/dnsonly.csr"
+n=$(grep -c 'result=refused' "$D/audit.log")
+if [ "$n" -ge 9 ]; then ok "every refusal has an audit line"; else fail "every refusal has an audit line" "$n lines"; fi
+
+# serverkeygen: key pairs made in the token, exported, destroyed.
+objs_before=$(pkcs11-tool --module "$MODULE" --token-label estca --list-objects 2>/dev/null | grep -c 'Object;')
+for t in ec:P-256 ec:P-384 rsa:2048; do
+	if "$EC" "$SOCK" keygen p256 device "$t" "$D/ec256.csr" "$D/kg.der" > "$D/kg.pem"; then
+		a=$(openssl pkey -inform DER -in "$D/kg.der" -pubout 2>/dev/null | sha256sum)
+		b=$(openssl x509 -in "$D/kg.pem" -pubkey -noout | sha256sum)
+		c=$(openssl pkey -in "$D/ec256.key" -pubout | sha256sum)
+		if [ "$a" = "$b" ] && [ "$a" != "$c" ]; then
+			ok "keygen $t: returned key matches the certificate, not the CSR"
+		else
+			fail "keygen $t: returned key matches the certificate, not the CSR"
+		fi
+	else
+		fail "keygen $t" "$(cat "$D/kg.pem")"
+	fi
+done
+objs_after=$(pkcs11-tool --module "$MODULE" --token-label estca --list-objects 2>/dev/null | grep -c 'Object;')
+is "keygen leaves no object in the token" "$objs_after" "$objs_before"
+if grep -aq 'PRIVATE KEY' "$D/audit.log" "$D/signd.log"; then
+	fail "no key material in the logs"
+else
+	ok "no key material in the logs"
+fi
+
+# Bad frames: each is answered or dropped, and the engine keeps serving.
+printf '\000\000\000\005hello' > "$D/garbage"
+refuse "garbage DER" "does not decode" raw "$D/garbage"
+printf '\000\000\000\000' > "$D/empty"
+refuse "empty frame" "empty frame" raw "$D/empty"
+printf '\001\000\000\000' > "$D/huge"
+refuse "oversized frame" "too large" raw "$D/huge"
+printf '\000\000\001\000abc' > "$D/trunc"
+out=$("$EC" "$SOCK" raw "$D/trunc")
+is "truncated frame is dropped without a reply" "$?:$out" "3:no reply (closed)"
+check "engine still serves after bad frames" "$EC" "$SOCK" health
+kill -0 "$ENGINE_PID" 2>/dev/null && ok "engine process alive" || fail "engine process alive"
+
+# A peer outside allow_uids is refused, and the refusal is logged.
+out=$(runuser -u nobody -- "$EC" "$SOCK" health 2>&1)
+case "$out" in ok) fail "uid nobody is refused" ;; *) ok "uid nobody is refused" ;; esac
+if wait_until 5 grep -q "refused connection from uid $(id -u nobody)" "$D/signd.log"; then
+	ok "peer refusal is logged with its uid"
+else
+	fail "peer refusal is logged with its uid"
+fi
+
+# Clean shutdown.
+kill -TERM "$ENGINE_PID"
+wait "$ENGINE_PID"
+is "SIGTERM: engine exits 0" "$?" 0
+ENGINE_PID=
+if [ -e "$SOCK" ]; then fail "SIGTERM: socket removed"; else ok "SIGTERM: socket removed"; fi
+if grep -aqi 'pin' "$D/signd.log" && grep -aqF "$(cat "$D/hsm/user.pin")" "$D/signd.log" "$D/audit.log"; then
+	fail "the PIN appears in no log"
+else
+	ok "the PIN appears in no log"
+fi
+
+done_testing
