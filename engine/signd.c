@@ -67,6 +67,8 @@ struct signd {
 	int listen_fd;
 	int audit_fd;            /* -1: audit lines go to the log */
 	int stop_pipe[2];        /* readable once shutdown begins */
+	pthread_rwlock_t hsm_lock;  /* read: using keys; write: re-opening */
+	atomic_int hsm_broken;      /* set by a failure, cleared by hsm_reopen */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	int active;              /* connection threads alive */
@@ -469,6 +471,106 @@ op_chain(struct signd *sd, const ESTCA_REQ *q, ESTCA_REPLY *rep)
 	return 0;
 }
 
+static int load_keys(struct signd *sd);
+static void free_keys(struct signd *sd);
+
+/*
+ * Log out and in again after the token failed under us (session handle
+ * invalid, user not logged in, device error, token removed): a fresh
+ * module context, login and key handles.  Called with the write lock.
+ */
+static int
+hsm_reopen(struct signd *sd)
+{
+	free_keys(sd);
+	estca_hsm_close(sd->hsm);
+	sd->hsm = NULL;
+	if (estca_hsm_open(sd->module, sd->token, sd->pin_file, &sd->hsm) != 0 ||
+	    load_keys(sd) != 0) {
+		log_err("HSM re-open failed; requests get a retryable error");
+		return ESTCA_ERR_UNAVAILABLE;
+	}
+	log_info("HSM session re-opened after a fault");
+	return 0;
+}
+
+/* Take the HSM for one request, re-opening it first if it failed before. */
+static int
+hsm_acquire(struct signd *sd)
+{
+	if (atomic_load(&sd->hsm_broken)) {
+		int r = 0;
+
+		pthread_rwlock_wrlock(&sd->hsm_lock);
+		if (atomic_load(&sd->hsm_broken) && (r = hsm_reopen(sd)) == 0)
+			atomic_store(&sd->hsm_broken, 0);
+		pthread_rwlock_unlock(&sd->hsm_lock);
+		if (r != 0)
+			return r;
+	}
+	pthread_rwlock_rdlock(&sd->hsm_lock);
+	if (sd->hsm == NULL) {
+		pthread_rwlock_unlock(&sd->hsm_lock);
+		return ESTCA_ERR_UNAVAILABLE;
+	}
+	return 0;
+}
+
+/* Give the HSM back; a retryable failure marks it for re-opening. */
+static void
+hsm_release(struct signd *sd, int err)
+{
+	if (err == ESTCA_ERR_UNAVAILABLE || err == ESTCA_ERR_HSM) {
+		if (!atomic_exchange(&sd->hsm_broken, 1))
+			log_warn("HSM operation failed; the token session will be re-opened");
+	}
+	pthread_rwlock_unlock(&sd->hsm_lock);
+}
+
+/*
+ * The part of an issuance that uses the token: serial, optional key pair,
+ * signature.  Runs with the HSM read lock held (hsm_acquire).
+ */
+static int
+in_hsm(struct signd *sd, const struct estca_ca *ca, const struct estca_profile *p,
+    struct estca_ee_req *rq, const char *keytype,
+    unsigned char serial[ESTCA_SERIAL_LEN], X509 **x, EVP_PKEY **newkey,
+    X509_PUBKEY **newspki, char *reason, size_t reasonlen)
+{
+	int err;
+
+	for (int tries = 0;; tries++) {
+		if (estca_hsm_random(sd->hsm, serial, ESTCA_SERIAL_LEN) != 0) {
+			snprintf(reason, reasonlen, "HSM random generator failed; retry later");
+			return ESTCA_ERR_UNAVAILABLE;
+		}
+		if (estca_serial_from_random(serial) == 0)
+			break;
+		if (tries == 3) {
+			snprintf(reason, reasonlen, "HSM returned zero serials");
+			return ESTCA_ERR_HSM;
+		}
+	}
+	if (keytype != NULL) {
+		if ((err = estca_hsm_keygen(sd->hsm, keytype, newkey)) != 0) {
+			if (err == ESTCA_ERR_UNSUPPORTED) {
+				snprintf(reason, reasonlen, "key type not supported "
+				    "(rsa:2048, rsa:3072, ec:P-256, ec:P-384)");
+				return err;
+			}
+			snprintf(reason, reasonlen,
+			    "key generation in the HSM failed; retry later");
+			return ESTCA_ERR_UNAVAILABLE;
+		}
+		if (!X509_PUBKEY_set(newspki, *newkey)) {
+			snprintf(reason, reasonlen, "cannot encode the new public key");
+			return ESTCA_ERR_INTERNAL;
+		}
+		rq->spki = *newspki;
+	}
+	return estca_issue_ee(ca, p, rq, serial, x, reason, reasonlen);
+}
+
 /* Put key's PKCS#8 DER into the reply; the temporary copy is wiped. */
 static int
 pkcs8_into(ESTCA_REPLY *rep, EVP_PKEY *key)
@@ -512,7 +614,7 @@ op_issue(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
 	struct audit a;
 	X509 *x = NULL;
 	long validity = 0;
-	int err = 0, r;
+	int err = 0;
 
 	memset(&a, 0, sizeof(a));
 	a.event = keygen ? "keygen" : "sign";
@@ -547,42 +649,20 @@ op_issue(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
 		snprintf(reason, sizeof(reason), "unknown profile '%s'", profname);
 		goto refuse;
 	}
-	for (int tries = 0;; tries++) {
-		if ((r = estca_hsm_random(sd->hsm, serial, sizeof(serial))) != 0) {
-			err = r;
-			snprintf(reason, sizeof(reason), "HSM random generator failed");
-			goto refuse;
-		}
-		if (estca_serial_from_random(serial) == 0)
-			break;
-		if (tries == 3) {
-			err = ESTCA_ERR_HSM;
-			snprintf(reason, sizeof(reason), "HSM returned zero serials");
-			goto refuse;
-		}
-	}
 	rq.subject = q->subject;
 	rq.sans = q->sans;
 	rq.spki = q->spki;
 	rq.validity_secs = validity;
-	if (keygen) {
-		if ((err = estca_hsm_keygen(sd->hsm, keytype, &newkey)) != 0) {
-			snprintf(reason, sizeof(reason), err == ESTCA_ERR_UNSUPPORTED ?
-			    "key type not supported (rsa:2048, rsa:3072, ec:P-256, ec:P-384)" :
-			    "key generation in the HSM failed");
-			if (err != ESTCA_ERR_UNSUPPORTED)
-				err = ESTCA_ERR_UNAVAILABLE;
-			goto refuse;
-		}
-		if (!X509_PUBKEY_set(&newspki, newkey)) {
-			err = ESTCA_ERR_INTERNAL;
-			snprintf(reason, sizeof(reason), "cannot encode the new public key");
-			goto refuse;
-		}
-		rq.spki = newspki;
-		a.spki = newspki;
+	if ((err = hsm_acquire(sd)) != 0) {
+		snprintf(reason, sizeof(reason), "HSM unavailable; retry later");
+		goto refuse;
 	}
-	if ((err = estca_issue_ee(ca, p, &rq, serial, &x, reason, sizeof(reason))) != 0)
+	err = in_hsm(sd, ca, p, &rq, keygen ? keytype : NULL, serial, &x, &newkey,
+	    &newspki, reason, sizeof(reason));
+	hsm_release(sd, err);
+	if (newspki != NULL)
+		a.spki = newspki;
+	if (err != 0)
 		goto refuse;
 	if ((rep->certs = sk_X509_new_null()) == NULL || !sk_X509_push(rep->certs, x)) {
 		X509_free(x);
@@ -933,12 +1013,20 @@ load_keys(struct signd *sd)
 }
 
 static void
-cleanup(struct signd *sd)
+free_keys(struct signd *sd)
 {
 	for (size_t i = 0; i < sd->ncas; i++) {
 		EVP_PKEY_free(sd->cas[i].key);
-		sk_X509_pop_free(sd->cas[i].chain, X509_free);
+		sd->cas[i].key = NULL;
 	}
+}
+
+static void
+cleanup(struct signd *sd)
+{
+	free_keys(sd);
+	for (size_t i = 0; i < sd->ncas; i++)
+		sk_X509_pop_free(sd->cas[i].chain, X509_free);
 	estca_hsm_close(sd->hsm);
 	estca_conf_free(&sd->conf);
 	if (sd->audit_fd >= 0)
@@ -1000,6 +1088,7 @@ main(int argc, char **argv)
 	}
 	pthread_mutex_init(&sd.lock, NULL);
 	pthread_cond_init(&sd.idle, NULL);
+	pthread_rwlock_init(&sd.hsm_lock, NULL);
 
 	if (sd.audit_path != NULL && strcmp(sd.audit_path, "syslog") != 0) {
 		sd.audit_fd = open(sd.audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,

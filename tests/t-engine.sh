@@ -236,6 +236,28 @@ else
 	fail "peer refusal is logged with its uid"
 fi
 
+# The token fails under the engine (its store vanishes, as when an HSM is
+# pulled or restarted): the request in flight gets a retryable error, the
+# engine re-opens the token once it is back, and the next request succeeds.
+mv "$D/hsm/tokens" "$D/hsm/tokens.away"
+out=$("$EC" "$SOCK" sign p256 device "$D/ec256.csr")
+case "$?:$out" in
+2:"error -9:"*) ok "token failure: retryable error (-9)" ;;
+*) fail "token failure: retryable error (-9)" "got: $out" ;;
+esac
+mv "$D/hsm/tokens.away" "$D/hsm/tokens"
+if "$EC" "$SOCK" sign p256 device "$D/ec256.csr" > "$D/after.pem" &&
+    openssl verify -CAfile "$D/ca-p256.pem" "$D/after.pem" >/dev/null 2>&1; then
+	ok "token back: engine re-opens it and signs again"
+else
+	fail "token back: engine re-opens it and signs again" "$(cat "$D/after.pem")"
+fi
+if grep -q "re-opened after a fault" "$D/signd.log"; then
+	ok "re-open is logged"
+else
+	fail "re-open is logged"
+fi
+
 # Clean shutdown.
 kill -TERM "$ENGINE_PID"
 wait "$ENGINE_PID"
