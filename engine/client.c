@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "client.h"
@@ -15,6 +16,7 @@ struct estca_engine {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int fd;
 	int timeout_ms;
+	int last_errno;   /* of the last failed connect, for log lines */
 };
 
 int
@@ -62,12 +64,21 @@ connect_engine(struct estca_engine *e)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, e->path, strlen(e->path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a full listen backlog must not hang a worker */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ESTCA_ERR_UNAVAILABLE;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		close(fd);
-		return ESTCA_ERR_UNAVAILABLE;
+	for (int waited = 0;; waited += 10) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			break;
+		if (errno != EAGAIN || waited >= e->timeout_ms) {
+			e->last_errno = errno;
+			close(fd);
+			return ESTCA_ERR_UNAVAILABLE;
+		}
+		nanosleep(&ts, NULL);
 	}
 	e->fd = fd;
 	return 0;
@@ -99,6 +110,12 @@ call_once(struct estca_engine *e, const struct estca_buf *msg, ESTCA_REPLY **rep
 		return r == ESTCA_ERR_MALFORMED ? r : ESTCA_ERR_UNAVAILABLE;
 	}
 	return 0;
+}
+
+int
+estca_engine_last_errno(const struct estca_engine *e)
+{
+	return e->last_errno;
 }
 
 int

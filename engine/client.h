@@ -20,6 +20,9 @@ struct estca_engine;
 int estca_engine_open(const char *path, int timeout_ms, struct estca_engine **out) ESTCA_WUR;
 void estca_engine_close(struct estca_engine *e);
 
+/* errno of the last failed connect (0 if none), for a specific log line. */
+int estca_engine_last_errno(const struct estca_engine *e);
+
 /*
  * Send req, wait for the reply.  Returns 0 when a reply arrived (whatever
  * its status), or ESTCA_ERR_UNAVAILABLE/IO/MALFORMED when none did.

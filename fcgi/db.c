@@ -1,1 +1,236 @@
-typedef int estca_placeholder;
+/*
+ * db.c - see db.h.  Owns the worker's PGconn and every SQL statement the
+ * web tier runs.  Statements go through PQexecParams only, values as
+ * parameters, never spliced into SQL text; every PGresult is cleared on
+ * the path that got it.  Never sends an enrollment code or password to the
+ * server (statement logs would keep it): hashes are fetched and checked here.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include "db.h"
+
+struct estca_db {
+	char *conninfo;
+	PGconn *conn;
+};
+
+int
+estca_db_open(const char *conninfo, struct estca_db **out)
+{
+	struct estca_db *db;
+
+	*out = NULL;
+	if ((db = OPENSSL_zalloc(sizeof(*db))) == NULL)
+		return ESTCA_ERR_NOMEM;
+	if ((db->conninfo = OPENSSL_strdup(conninfo)) == NULL) {
+		OPENSSL_free(db);
+		return ESTCA_ERR_NOMEM;
+	}
+	*out = db;
+	return 0;
+}
+
+void
+estca_db_close(struct estca_db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	/* the conninfo may hold a password */
+	OPENSSL_clear_free(db->conninfo, strlen(db->conninfo));
+	OPENSSL_free(db);
+}
+
+/* Copy a libpq message (may end in newlines) into detail. */
+static void
+set_detail(char *detail, size_t len, const char *what, const char *msg)
+{
+	size_t n;
+
+	if (len == 0)
+		return;
+	snprintf(detail, len, "%s: %s", what, msg != NULL ? msg : "(no message)");
+	n = strlen(detail);
+	while (n > 0 && (detail[n - 1] == '\n' || detail[n - 1] == ' '))
+		detail[--n] = 0;
+}
+
+static void
+drop(struct estca_db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+}
+
+static int
+db_connect(struct estca_db *db, char *detail, size_t len)
+{
+	/*
+	 * Keywords are applied in order, so the defaults placed before
+	 * dbname (the operator's conninfo) can be overridden by it.
+	 */
+	const char *const kw[] = { "connect_timeout", "fallback_application_name",
+	    "dbname", NULL };
+	const char *const val[] = { "10", "estca-fcgi", db->conninfo, NULL };
+
+	if (db->conn != NULL)
+		return 0;
+	db->conn = PQconnectdbParams(kw, val, 1);
+	if (db->conn == NULL) {
+		set_detail(detail, len, "postgres connect", "out of memory");
+		return ESTCA_ERR_UNAVAILABLE;
+	}
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		set_detail(detail, len, "postgres connect", PQerrorMessage(db->conn));
+		drop(db);
+		return ESTCA_ERR_UNAVAILABLE;
+	}
+	return 0;
+}
+
+/*
+ * SQLSTATE classes that mean "try again later": connection exceptions (08),
+ * insufficient resources (53), operator intervention such as a shutdown in
+ * progress (57P0x), and serialization failures / deadlocks (40001, 40P01).
+ */
+static int
+transient_sqlstate(const char *s)
+{
+	if (s == NULL)
+		return 0;
+	return strncmp(s, "08", 2) == 0 || strncmp(s, "53", 2) == 0 ||
+	    strncmp(s, "57P", 3) == 0 || strcmp(s, "40001") == 0 ||
+	    strcmp(s, "40P01") == 0;
+}
+
+/*
+ * Run one statement with text parameters.  On success *res holds a result
+ * with tuples or a command status; the caller PQclears it.  On failure
+ * *res is NULL and nothing is left to clear.
+ */
+static int
+db_exec(struct estca_db *db, const char *sql, int nparams,
+    const char *const *params, PGresult **res, char *detail, size_t len)
+{
+	*res = NULL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		PGresult *pr;
+		ExecStatusType st;
+		const char *state;
+		int r, kept = db->conn != NULL, idle;
+
+		if ((r = db_connect(db, detail, len)) != 0)
+			return r;
+		idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+		pr = PQexecParams(db->conn, sql, nparams, NULL, params, NULL,
+		    NULL, 0);
+		st = pr != NULL ? PQresultStatus(pr) : PGRES_FATAL_ERROR;
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			*res = pr;
+			return 0;
+		}
+		if (PQstatus(db->conn) == CONNECTION_BAD) {
+			set_detail(detail, len, "postgres", PQerrorMessage(db->conn));
+			PQclear(pr);
+			drop(db);
+			/* A kept connection went stale: one fresh try. */
+			if (kept && idle && attempt == 0)
+				continue;
+			return ESTCA_ERR_UNAVAILABLE;
+		}
+		state = pr != NULL ? PQresultErrorField(pr, PG_DIAG_SQLSTATE) : NULL;
+		r = transient_sqlstate(state) ? ESTCA_ERR_UNAVAILABLE :
+		    ESTCA_ERR_INTERNAL;
+		set_detail(detail, len, "postgres",
+		    pr != NULL ? PQresultErrorMessage(pr) : PQerrorMessage(db->conn));
+		PQclear(pr);
+		return r;
+	}
+	return ESTCA_ERR_UNAVAILABLE;
+}
+
+/* Copy column col of row 0 into dst; NULL gives "". */
+static int
+get_text(const PGresult *res, int col, char *dst, size_t dstlen)
+{
+	const char *v;
+	size_t n;
+
+	if (PQgetisnull(res, 0, col)) {
+		dst[0] = 0;
+		return 0;
+	}
+	v = PQgetvalue(res, 0, col);
+	n = strlen(v);
+	if (n >= dstlen)
+		return ESTCA_ERR_INTERNAL;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static bool
+get_bool(const PGresult *res, int col)
+{
+	return !PQgetisnull(res, 0, col) && strcmp(PQgetvalue(res, 0, col), "t") == 0;
+}
+
+int
+estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
+    char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "SELECT name, ca_name, profile, username_dn_field, enroll_mode,"
+	    " dn_part_field, allow_same_key_renewal, serverkeygen,"
+	    " change_subject_name, require_approval, max_failed_attempts"
+	    " FROM est.alias WHERE name = $1";
+	const char *params[1] = { name };
+	PGresult *res;
+	char *end;
+	long v;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	if ((r = db_exec(db, sql, 1, params, &res, detail, detaillen)) != 0)
+		return r;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		set_detail(detail, detaillen, "alias", "no such alias");
+		return ESTCA_ERR_NOT_FOUND;
+	}
+	if (PQnfields(res) != 11 ||
+	    get_text(res, 0, a->name, sizeof(a->name)) != 0 ||
+	    get_text(res, 1, a->ca_name, sizeof(a->ca_name)) != 0 ||
+	    get_text(res, 2, a->profile, sizeof(a->profile)) != 0 ||
+	    get_text(res, 3, a->username_dn_field, sizeof(a->username_dn_field)) != 0 ||
+	    get_text(res, 4, a->enroll_mode, sizeof(a->enroll_mode)) != 0 ||
+	    get_text(res, 5, a->dn_part_field, sizeof(a->dn_part_field)) != 0) {
+		PQclear(res);
+		set_detail(detail, detaillen, "alias", "row does not fit (schema mismatch?)");
+		return ESTCA_ERR_INTERNAL;
+	}
+	a->allow_same_key_renewal = get_bool(res, 6);
+	a->serverkeygen = get_bool(res, 7);
+	a->change_subject_name = get_bool(res, 8);
+	a->require_approval = get_bool(res, 9);
+	errno = 0;
+	v = strtol(PQgetvalue(res, 0, 10), &end, 10);
+	if (PQgetisnull(res, 0, 10) || end == PQgetvalue(res, 0, 10) ||
+	    errno != 0 || *end != 0 || v < 0 || v > 1000000) {
+		PQclear(res);
+		set_detail(detail, detaillen, "alias", "bad max_failed_attempts");
+		return ESTCA_ERR_INTERNAL;
+	}
+	a->max_failed_attempts = (int)v;
+	PQclear(res);
+	if (a->ca_name[0] == 0 || a->profile[0] == 0) {
+		set_detail(detail, detaillen, "alias", "empty ca_name or profile");
+		return ESTCA_ERR_INTERNAL;
+	}
+	return 0;
+}

@@ -1,1 +1,386 @@
-int main(void) { return 0; }
+/*
+ * main.c - estca-fcgi: the EST responder behind Apache mod_fcgid or
+ * lighttpd mod_fastcgi.
+ *
+ * Owns the command line, the configuration, the per-process context and
+ * the accept loop.  Each request is routed (route.c), its alias looked up
+ * (db.c) and handed to one operation file (op_*.c); every error answer is
+ * sent and logged here, from status.c's table.  There is no mutable state
+ * outside the context struct created in main().  The worker holds no key
+ * and never trusts a header a client could have set.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libpq-fe.h>
+#include <fcgiapp.h>
+#include "fcgi.h"
+#include "reply.h"
+#include "status.h"
+#include "log.h"
+
+#define DEFAULT_CONF "/etc/estca/fcgi.conf"
+#define CONF_ENV "ESTCA_FCGI_CONF"
+
+typedef int (*op_handler)(struct estca_ctx *, struct estca_http *);
+
+/* Which file answers which operation; NULL: routed but not implemented. */
+static const struct {
+	enum est_op op;
+	op_handler fn;
+} handlers[] = {
+	{ EST_OP_CACERTS, estca_op_cacerts },
+	{ EST_OP_SIMPLEENROLL, NULL },
+	{ EST_OP_SIMPLEREENROLL, NULL },
+	{ EST_OP_SERVERKEYGEN, NULL },
+	{ EST_OP_FULLCMC, NULL },
+	{ EST_OP_CSRATTRS, NULL },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: estca-fcgi [-n] [-f FILE]\n"
+	    "  FastCGI responder for EST; the web server starts it with the\n"
+	    "  listen socket on standard input.\n"
+	    "  -f FILE  configuration (default $" CONF_ENV " or " DEFAULT_CONF ")\n"
+	    "  -n       check the configuration and exit (0 if valid)\n"
+	    "  -h       this help\n");
+}
+
+static const char *known_keys[] = { "pg_conninfo", "engine_socket",
+	"engine_timeout_ms", "log_level", "max_body", NULL };
+
+/* Load and check path into c; err receives one line on failure. */
+static int
+load_conf(const char *path, struct estca_fcgi_conf *c, char *err, size_t errlen)
+{
+	struct estca_conf *raw = &c->raw;
+	const char *v;
+	char *pqerr = NULL;
+	PQconninfoOption *opts;
+	long n;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = estca_conf_load(path, raw, err, errlen)) != 0)
+		return r;
+	c->path = raw->path;
+	for (size_t i = 0; i < raw->n; i++) {
+		const struct estca_conf_entry *e = &raw->e[i];
+		int known = 0;
+
+		if (e->section[0] != 0) {
+			snprintf(err, errlen, "%s:%d: estca-fcgi has no sections",
+			    path, e->line);
+			goto bad;
+		}
+		for (size_t k = 0; known_keys[k] != NULL; k++)
+			if (strcmp(e->key, known_keys[k]) == 0)
+				known = 1;
+		if (!known) {
+			snprintf(err, errlen, "%s:%d: unknown key %s", path,
+			    e->line, e->key);
+			goto bad;
+		}
+	}
+
+	c->pg_conninfo = estca_conf_get(raw, "", "", "pg_conninfo");
+	if (c->pg_conninfo == NULL || c->pg_conninfo[0] == 0) {
+		snprintf(err, errlen, "%s: pg_conninfo is required", path);
+		goto bad;
+	}
+	/* Syntax only; whether the server answers is a run-time matter. */
+	if ((opts = PQconninfoParse(c->pg_conninfo, &pqerr)) == NULL) {
+		char line[200];
+
+		estca_one_line(line, sizeof(line), pqerr != NULL ? pqerr :
+		    "out of memory");
+		snprintf(err, errlen, "%s: pg_conninfo: %s", path, line);
+		PQfreemem(pqerr);
+		goto bad;
+	}
+	PQconninfoFree(opts);
+
+	c->engine_socket = estca_conf_get(raw, "", "", "engine_socket");
+	if (c->engine_socket == NULL || c->engine_socket[0] != '/' ||
+	    strlen(c->engine_socket) >= 108) {
+		snprintf(err, errlen, "%s: engine_socket is required "
+		    "(an absolute path shorter than 108 bytes)", path);
+		goto bad;
+	}
+
+	c->engine_timeout_ms = 30000;
+	if ((v = estca_conf_get(raw, "", "", "engine_timeout_ms")) != NULL) {
+		if (estca_conf_long(v, 1, 600000, &n) != 0) {
+			snprintf(err, errlen, "%s: engine_timeout_ms must be "
+			    "1..600000", path);
+			goto bad;
+		}
+		c->engine_timeout_ms = (int)n;
+	}
+
+	c->max_body = 65536;
+	if ((v = estca_conf_get(raw, "", "", "max_body")) != NULL) {
+		if (estca_conf_long(v, 1024, 64L * 1024 * 1024, &n) != 0) {
+			snprintf(err, errlen, "%s: max_body must be "
+			    "1024..67108864", path);
+			goto bad;
+		}
+		c->max_body = (size_t)n;
+	}
+
+	c->log_level = ESTCA_LOG_INFO;
+	if ((v = estca_conf_get(raw, "", "", "log_level")) != NULL) {
+		if (strcmp(v, "error") == 0)
+			c->log_level = ESTCA_LOG_ERR;
+		else if (strcmp(v, "warning") == 0)
+			c->log_level = ESTCA_LOG_WARN;
+		else if (strcmp(v, "info") == 0)
+			c->log_level = ESTCA_LOG_INFO;
+		else if (strcmp(v, "debug") == 0)
+			c->log_level = ESTCA_LOG_DEBUG;
+		else {
+			snprintf(err, errlen, "%s: log_level must be error, "
+			    "warning, info or debug", path);
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	estca_conf_free(raw);
+	return ESTCA_ERR_CONFIG;
+}
+
+static const char *
+param(const FCGX_Request *fx, const char *name)
+{
+	return FCGX_GetParam(name, fx->envp);
+}
+
+/*
+ * The request path for log lines: what the client asked for if the server
+ * says (REQUEST_URI), else the CGI split.  Bytes outside printable ASCII
+ * are escaped so a request cannot forge or break a log line.
+ */
+static void
+log_path(const FCGX_Request *fx, char *dst, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *parts[2] = { param(fx, "REQUEST_URI"), NULL };
+	size_t o = 0;
+
+	if (parts[0] == NULL) {
+		parts[0] = param(fx, "SCRIPT_NAME");
+		parts[1] = param(fx, "PATH_INFO");
+	}
+	for (int k = 0; k < 2; k++) {
+		for (const char *s = parts[k]; s != NULL && *s; s++) {
+			unsigned char c = (unsigned char)*s;
+
+			if (o + 4 >= len) {
+				if (len >= 4)
+					memcpy(dst + len - 4, "...", 4);
+				return;
+			}
+			if (c > 0x20 && c < 0x7f && c != '%') {
+				dst[o++] = (char)c;
+			} else {
+				dst[o++] = '%';
+				dst[o++] = hex[c >> 4];
+				dst[o++] = hex[c & 15];
+			}
+		}
+	}
+	if (o == 0)
+		dst[o++] = '-';
+	dst[o] = 0;
+}
+
+/* Answer err for h and log it with the request's method and path. */
+static void
+answer_error(struct estca_http *h, int err)
+{
+	const struct estca_status *st = estca_status_of(err);
+	const char *addr = param(h->fx, "REMOTE_ADDR");
+	char method[16], detail[sizeof(h->detail)];
+	/* our faults and outages are errors; refusals and 501 are routine */
+	int level = st->http >= 500 && st->http != 501 ? ESTCA_LOG_ERR :
+	    ESTCA_LOG_INFO;
+
+	if (h->reason[0] == 0)
+		estca_one_line(h->reason, sizeof(h->reason), st->reason);
+	estca_one_line(method, sizeof(method), h->method[0] ? h->method : "-");
+	estca_one_line(detail, sizeof(detail), h->detail);
+	estca_log(level, "%s %s from %s: %d %s%s%s%s", method, h->logpath,
+	    addr != NULL ? addr : "?", st->http, h->reason,
+	    detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+	if (estca_reply_error(h, err) != 0)
+		log_info("%s %s: client went away while answering", method,
+		    h->logpath);
+}
+
+static void
+handle(struct estca_ctx *ctx, FCGX_Request *fx)
+{
+	struct estca_http h;
+	op_handler fn = NULL;
+	int r;
+
+	memset(&h, 0, sizeof(h));
+	h.fx = fx;
+	h.method = param(fx, "REQUEST_METHOD");
+	if (h.method == NULL)
+		h.method = "";
+	h.head = strcmp(h.method, "HEAD") == 0;
+	log_path(fx, h.logpath, sizeof(h.logpath));
+
+	/*
+	 * No operation reads a body yet: drain it before answering so a
+	 * server that sends the whole body first (mod_fcgid) is never stuck.
+	 * XXX enrollment ops will read the body themselves (max_body cap).
+	 */
+	estca_drain_body(&h, ctx->conf.max_body);
+
+	r = est_route(param(fx, "SCRIPT_NAME"), param(fx, "PATH_INFO"), h.method,
+	    &h.route);
+	if (r != 0) {
+		estca_http_fail(&h, r, h.route.why, NULL);
+		answer_error(&h, r);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].op == h.route.op)
+			fn = handlers[i].fn;
+	if (fn == NULL) {
+		estca_http_fail(&h, ESTCA_WEB_ERR_NOT_IMPL, "not implemented yet",
+		    NULL);
+		answer_error(&h, ESTCA_WEB_ERR_NOT_IMPL);
+		return;
+	}
+
+	r = estca_db_alias(ctx->db, h.route.alias, &h.alias, h.detail,
+	    sizeof(h.detail));
+	if (r == ESTCA_ERR_NOT_FOUND) {
+		char why[sizeof(h.reason)];
+
+		snprintf(why, sizeof(why), "unknown alias \"%s\"", h.route.alias);
+		h.detail[0] = 0;
+		estca_http_fail(&h, r, why, NULL);
+		answer_error(&h, r);
+		return;
+	}
+	if (r != 0) {
+		estca_http_fail(&h, r, r == ESTCA_ERR_UNAVAILABLE ?
+		    "database temporarily unavailable" : NULL, NULL);
+		answer_error(&h, r);
+		return;
+	}
+
+	r = fn(ctx, &h);
+	if (r == 0) {
+		log_debug("%s %s: %d", h.method, h.logpath, h.status);
+		return;
+	}
+	if (h.status != 0) {
+		/* The reply had started: nothing sensible can follow it. */
+		log_info("%s %s: client went away while answering", h.method,
+		    h.logpath);
+		return;
+	}
+	answer_error(&h, r);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct estca_ctx ctx;
+	FCGX_Request req;
+	const char *path = getenv(CONF_ENV);
+	char err[512];
+	int ch, check_only = 0, r;
+
+	memset(&ctx, 0, sizeof(ctx));
+	while ((ch = getopt_long(argc, argv, "f:nh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			path = optarg;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	if (path == NULL || path[0] == 0)
+		path = DEFAULT_CONF;
+
+	estca_log_init("estca-fcgi", 0, ESTCA_LOG_INFO);
+	if (load_conf(path, &ctx.conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "estca-fcgi: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("estca-fcgi: %s: configuration OK\n", path);
+		estca_conf_free(&ctx.conf.raw);
+		return 0;
+	}
+	estca_log_init("estca-fcgi", 0, ctx.conf.log_level);
+
+	/* A web server or engine that hangs up must not kill the worker. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (FCGX_Init() != 0) {
+		log_err("cannot initialise libfcgi");
+		r = 1;
+		goto out;
+	}
+	if (FCGX_IsCGI()) {
+		log_err("standard input is not a FastCGI listen socket "
+		    "(start me from the web server; -n checks the configuration)");
+		r = 1;
+		goto out;
+	}
+	if (estca_engine_open(ctx.conf.engine_socket, ctx.conf.engine_timeout_ms,
+	    &ctx.engine) != 0 ||
+	    estca_db_open(ctx.conf.pg_conninfo, &ctx.db) != 0) {
+		log_err("cannot set up engine or database handles");
+		r = 1;
+		goto out;
+	}
+	if (FCGX_InitRequest(&req, 0, 0) != 0) {
+		log_err("cannot initialise the FastCGI request");
+		r = 1;
+		goto out;
+	}
+	log_info("ready (engine %s, config %s)", ctx.conf.engine_socket, path);
+	while (FCGX_Accept_r(&req) >= 0) {
+		handle(&ctx, &req);
+		FCGX_Finish_r(&req);
+	}
+	/* The web server closed the listen socket or told us to stop. */
+	log_info("accept loop ended; exiting");
+	FCGX_Free(&req, 1);
+	r = 0;
+out:
+	estca_db_close(ctx.db);
+	estca_engine_close(ctx.engine);
+	estca_conf_free(&ctx.conf.raw);
+	return r;
+}

@@ -1,1 +1,155 @@
-typedef int estca_placeholder;
+/*
+ * reply.c - see reply.h.  Owns the wire format of answers.  Must never
+ * copy anything a client sent into a header line, and never put more than
+ * one line of text into an error body.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include "reply.h"
+#include "status.h"
+
+#define REPLY_HEADER_MAX 2048
+
+void
+estca_one_line(char *dst, size_t dstlen, const char *s)
+{
+	size_t i = 0, n = s != NULL ? strlen(s) : 0;
+
+	if (dstlen == 0)
+		return;
+	/* library messages end in newlines; they are not part of the line */
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' ||
+	    s[n - 1] == ' '))
+		n--;
+	for (; i < n && i + 1 < dstlen; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	dst[i] = 0;
+}
+
+int
+estca_http_fail(struct estca_http *h, int err, const char *reason,
+    const char *detail_fmt, ...)
+{
+	va_list ap;
+
+	estca_one_line(h->reason, sizeof(h->reason), reason);
+	if (detail_fmt != NULL) {
+		va_start(ap, detail_fmt);
+		vsnprintf(h->detail, sizeof(h->detail), detail_fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static int
+put(struct estca_http *h, const void *p, size_t n)
+{
+	/* FCGX_PutStr takes an int; write in slices so no length truncates. */
+	const char *s = p;
+
+	while (n > 0) {
+		int chunk = n > 65536 ? 65536 : (int)n;
+
+		if (FCGX_PutStr(s, chunk, h->fx->out) != chunk)
+			return ESTCA_ERR_IO;
+		s += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+int
+estca_reply(struct estca_http *h, int http, const char *ctype,
+    const char *extra, const void *body, size_t len)
+{
+	struct estca_buf hdr;
+	char line[128];
+	int r;
+
+	estca_buf_init(&hdr, REPLY_HEADER_MAX, false);
+	snprintf(line, sizeof(line), "Status: %d %s\r\n", http,
+	    estca_http_phrase(http));
+	if ((r = estca_buf_addstr(&hdr, line)) != 0)
+		goto out;
+	snprintf(line, sizeof(line), "Content-Type: %s\r\n", ctype);
+	if ((r = estca_buf_addstr(&hdr, line)) != 0)
+		goto out;
+	snprintf(line, sizeof(line), "Content-Length: %zu\r\n", len);
+	if ((r = estca_buf_addstr(&hdr, line)) != 0)
+		goto out;
+	if (extra != NULL && (r = estca_buf_addstr(&hdr, extra)) != 0)
+		goto out;
+	if ((r = estca_buf_addstr(&hdr, "\r\n")) != 0)
+		goto out;
+	h->status = http;
+	if ((r = put(h, hdr.data, hdr.len)) != 0)
+		goto out;
+	if (!h->head && len > 0)
+		r = put(h, body, len);
+out:
+	estca_buf_free(&hdr);
+	return r;
+}
+
+int
+estca_reply_error(struct estca_http *h, int err)
+{
+	const struct estca_status *st = estca_status_of(err);
+	char extra[160] = "", body[sizeof(h->reason) + 1];
+	size_t n = 0;
+
+	if (st->http == 405 && h->route.allow != NULL)
+		n = (size_t)snprintf(extra, sizeof(extra), "Allow: %s\r\n",
+		    h->route.allow);
+	if (st->retry_after && n < sizeof(extra))
+		snprintf(extra + n, sizeof(extra) - n, "Retry-After: 10\r\n");
+	if (h->reason[0] == 0)
+		estca_one_line(h->reason, sizeof(h->reason), st->reason);
+	n = strlen(h->reason);
+	memcpy(body, h->reason, n);
+	body[n++] = '\n';
+	return estca_reply(h, st->http, "text/plain", extra, body, n);
+}
+
+void
+estca_drain_body(struct estca_http *h, size_t cap)
+{
+	char scratch[4096];
+	size_t seen = 0;
+	int n;
+
+	while (seen < cap) {
+		size_t want = cap - seen < sizeof(scratch) ? cap - seen :
+		    sizeof(scratch);
+
+		n = FCGX_GetStr(scratch, (int)want, h->fx->in);
+		if (n <= 0)
+			break;
+		seen += (size_t)n;
+	}
+}
+
+int
+estca_base64_lines(const unsigned char *p, size_t n, struct estca_buf *out)
+{
+	/* 48 input bytes make one 64-character line. */
+	unsigned char line[64 + 2];
+	int r;
+
+	while (n > 0) {
+		size_t take = n < 48 ? n : 48;
+		int w = EVP_EncodeBlock(line, p, (int)take);
+
+		line[w] = '\n';
+		if ((r = estca_buf_add(out, line, (size_t)w + 1)) != 0)
+			return r;
+		p += take;
+		n -= take;
+	}
+	return 0;
+}

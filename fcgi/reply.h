@@ -1,0 +1,52 @@
+/*
+ * reply.h - writing HTTP answers through FastCGI (Status:, headers, body).
+ *
+ * Every byte a client receives leaves through here.  A reply is written
+ * whole or not at all from the caller's point of view: headers and body
+ * are assembled first, so a handler never leaves a half-written answer.
+ */
+#ifndef ESTCA_REPLY_H
+#define ESTCA_REPLY_H
+
+#include <stddef.h>
+#include "errors.h"
+#include "buf.h"
+#include "fcgi.h"
+
+/*
+ * Send a success reply: status http, Content-Type ctype, the extra header
+ * lines in extra ("Name: value\r\n" each, or NULL), then body unless the
+ * request is HEAD.  Content-Length is always sent.  Records h->status.
+ * Returns 0 or ESTCA_ERR_IO (the web server went away).
+ */
+int estca_reply(struct estca_http *h, int http, const char *ctype,
+    const char *extra, const void *body, size_t len) ESTCA_WUR;
+
+/*
+ * Send the error reply for err (status.c's table): text/plain, one line,
+ * h->reason or the table's default reason; Allow: for a wrong method,
+ * Retry-After: for temporary conditions.  Returns 0 or ESTCA_ERR_IO.
+ */
+int estca_reply_error(struct estca_http *h, int err) ESTCA_WUR;
+
+/*
+ * Read and throw away what is left of the request body, at most cap bytes.
+ * A server that writes the whole body before reading our answer (mod_fcgid)
+ * would otherwise block on a body we never read.
+ */
+void estca_drain_body(struct estca_http *h, size_t cap);
+
+/*
+ * Append base64 of p[0..n) to out, a newline after every 64 characters
+ * and after the last line (RFC 2045 style lines, LF only).
+ */
+int estca_base64_lines(const unsigned char *p, size_t n, struct estca_buf *out)
+    ESTCA_WUR;
+
+/*
+ * Copy s into dst as one printable-ASCII line: trailing blanks and newlines
+ * dropped, other bytes outside printable ASCII turned into '?'.
+ */
+void estca_one_line(char *dst, size_t dstlen, const char *s);
+
+#endif

@@ -1,0 +1,678 @@
+#!/bin/bash
+# rig.sh - the whole estca stack in one directory: SoftHSM token with the CA
+# key, PostgreSQL, estca-signd, Apache with estca-fcgi.  Run as root.
+#
+#   tests/rig.sh up DIR [--port N] [--web apache] [--builddir B] [--key-type T]
+#   tests/rig.sh down DIR
+#   tests/rig.sh engine-stop DIR
+#   tests/rig.sh engine-start DIR
+#
+# up      builds the rig in DIR (absolute; created if missing) and starts
+#         it; --port 0 (the default) takes a free loopback port.  Writes
+#         DIR/rig.env last, so its presence means the rig came up.  State
+#         left by an earlier `up` (token, CA, database) is reused, so
+#         down + up restarts a rig.
+# down    stops what DIR's pid files name (Apache, engine, Postgres) and
+#         removes rig.env; the directory and its data stay.  Safe to run
+#         twice and on a rig that came up only half.
+# engine-stop / engine-start
+#         stop or start estca-signd alone, for tests of an absent engine.
+#
+# Layout of DIR (each part owned by the user that needs it):
+#   rig.env          variables for curl/openssl/psql (see doc/rig.md)
+#   bin/             copies of estca-signd, estca-ca, estca-fcgi
+#   hsm/             SoftHSM config, token, PIN files (estca, 0700)
+#   ca/              ca.pem, chain.pem: the public CA certificates
+#   engine/          signd.conf, signd.sock (estca:www-data, 0750)
+#   fcgi/fcgi.conf   worker configuration
+#   pg/              Postgres socket; pg/data the cluster (postgres)
+#   apache/          apache.conf, tls/ (server key and certificate), run/
+#   run/             signd.pid, apache.pid, postgres.pid
+#   log/             one log per process, setup.log, audit.log
+#
+# Processes are only ever stopped by the PIDs in DIR's pid files, after
+# checking that the PID still runs the program of this rig.
+set -euo pipefail
+
+PROG=rig
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
+SOFTHSM_MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+ENGINE_USER=estca
+WEB_USER=www-data
+TOKEN_LABEL=estca
+KEY_LABEL=estca-ca
+CA_SUBJECT="/CN=estca Demo Root CA"
+WAIT_SECONDS=${ESTCA_RIG_WAIT:-60}
+
+say() { echo "$PROG: $*"; }
+warn() { echo "$PROG: warning: $*" >&2; }
+
+usage() {
+	sed -n '5,8s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+# die MSG [LOG...]: report, show the end of the logs that explain it, stop
+# whatever this rig already started, and fail.
+die() {
+	local msg=$1 f
+	shift
+	echo "$PROG: error: $msg" >&2
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		echo "---- last lines of $f" >&2
+		tail -n 30 "$f" >&2
+	done
+	if [ "${UP_STARTED:-no}" = yes ]; then
+		echo "$PROG: stopping what was started" >&2
+		do_down >&2 || true
+	fi
+	exit 1
+}
+
+# poll SECONDS CMD...: run CMD every 0.1 s until it succeeds; 1 on timeout
+# or as soon as CMD returns 2 (no point in waiting longer).
+poll() {
+	local tries=$(($1 * 10)) rc
+	shift
+	while [ "$tries" -gt 0 ]; do
+		rc=0
+		"$@" >/dev/null 2>&1 || rc=$?
+		[ "$rc" -eq 0 ] && return 0
+		[ "$rc" -eq 2 ] && return 1
+		tries=$((tries - 1))
+		sleep 0.1
+	done
+	return 1
+}
+
+# pid_runs PID TEXT: PID is alive and its command line contains TEXT.
+# /proc/PID/cmdline stays readable for processes that made themselves
+# non-dumpable, unlike /proc/PID/exe.
+pid_runs() {
+	local cmd
+	[ -n "$1" ] && [ -r "/proc/$1/cmdline" ] || return 1
+	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+	case $cmd in *"$2"*) return 0 ;; esac
+	return 1
+}
+
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+read_pid() { [ -f "$1" ] && head -n1 "$1" | tr -dc 0-9; }
+
+# stop_pid NAME PIDFILE TEXT: SIGTERM the PID of PIDFILE if it still runs
+# TEXT, wait for it, SIGKILL after the grace period.
+stop_pid() {
+	local name=$1 pidfile=$2 text=$3 pid
+	pid=$(read_pid "$pidfile" || true)
+	if [ -z "$pid" ]; then
+		rm -f "$pidfile"
+		return 0
+	fi
+	if ! pid_runs "$pid" "$text"; then
+		say "$name (pid $pid) not running"
+		rm -f "$pidfile"
+		return 0
+	fi
+	say "stopping $name (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! poll 30 pid_gone "$pid"; then
+		warn "$name (pid $pid) ignored SIGTERM for 30 s; sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		poll 10 pid_gone "$pid" || warn "$name (pid $pid) still there"
+	fi
+	rm -f "$pidfile"
+}
+
+# ---- locating the tools -------------------------------------------------
+
+pg_bindir() {
+	local d
+	if command -v pg_config >/dev/null 2>&1; then
+		d=$(pg_config --bindir 2>/dev/null || true)
+		if [ -x "$d/initdb" ]; then
+			echo "$d"
+			return 0
+		fi
+	fi
+	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+	if [ -n "$d" ] && [ -x "$d/initdb" ]; then
+		echo "$d"
+		return 0
+	fi
+	d=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/initdb)")
+	[ -x "$d/initdb" ] && echo "$d"
+}
+
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# ---- arguments ------------------------------------------------------------
+
+set_dir() {
+	DIR=$1
+	case $DIR in
+	/*) ;;
+	*) echo "$PROG: DIR must be an absolute path: $DIR" >&2; exit 2 ;;
+	esac
+	DIR=${DIR%/}
+	# The path goes unquoted into configuration files of four programs and
+	# into Unix socket names (at most 107 bytes).
+	if ! [[ $DIR =~ ^(/[A-Za-z0-9._-]+)+$ ]] || [[ $DIR == *..* ]]; then
+		echo "$PROG: DIR may only contain letters, digits, '.', '_', '-' and '/': $DIR" >&2
+		exit 2
+	fi
+	if [ ${#DIR} -gt 80 ]; then
+		echo "$PROG: DIR is too long for Unix socket paths (max 80): $DIR" >&2
+		exit 2
+	fi
+	LOG=$DIR/log
+	RUN=$DIR/run
+	HSM=$DIR/hsm
+	PGDATA=$DIR/pg/data
+	SETUP_LOG=$LOG/setup.log
+	SIGND_CONF=$DIR/engine/signd.conf
+	SIGND_SOCK=$DIR/engine/signd.sock
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || { echo "$PROG: must run as root" >&2; exit 1; }
+}
+
+# ---- down -----------------------------------------------------------------
+
+stop_apache() {
+	local pid f left
+	stop_pid apache "$RUN/apache.pid" "$DIR/apache/apache.conf"
+	# mod_fcgid's workers leave with Apache; wait for them so that nothing
+	# of the rig holds Postgres connections or the engine socket after down.
+	left=
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		pid_runs "$pid" "$DIR/bin/estca-fcgi" && left="$left $pid"
+	done
+	for pid in $left; do
+		if ! poll 10 pid_gone "$pid"; then
+			warn "estca-fcgi worker $pid outlived Apache; sending SIGTERM"
+			kill -TERM "$pid" 2>/dev/null || true
+		fi
+	done
+}
+
+stop_engine() {
+	stop_pid estca-signd "$RUN/signd.pid" "$DIR/bin/estca-signd"
+}
+
+stop_postgres() {
+	local bindir
+	[ -f "$PGDATA/postmaster.pid" ] || { rm -f "$RUN/postgres.pid"; return 0; }
+	bindir=$(pg_bindir) || { warn "no PostgreSQL binaries; cannot stop $PGDATA"; return 1; }
+	say "stopping postgres"
+	(cd / && runuser -u postgres -- "$bindir/pg_ctl" -D "$PGDATA" -m fast \
+	    -w -t 60 stop) >>"$LOG/postgres.log" 2>&1 ||
+	    warn "pg_ctl stop failed (see $LOG/postgres.log)"
+	rm -f "$RUN/postgres.pid"
+}
+
+do_down() {
+	local rc=0
+	[ -d "$DIR" ] || { say "$DIR does not exist; nothing to stop"; return 0; }
+	rm -f "$DIR/rig.env"
+	stop_apache || rc=1
+	stop_engine || rc=1
+	stop_postgres || rc=1
+	return $rc
+}
+
+# ---- up: the parts ----------------------------------------------------------
+
+make_dirs() {
+	mkdir -p "$DIR"
+	chmod 755 "$DIR"
+	install -d -m 755 "$DIR/bin" "$DIR/ca" "$DIR/fcgi" "$LOG" "$RUN" \
+	    "$DIR/apache" "$DIR/apache/htdocs" "$DIR/apache/run"
+	install -d -m 700 "$DIR/apache/tls"
+	install -d -m 700 -o "$ENGINE_USER" -g "$ENGINE_USER" "$HSM"
+	install -d -m 750 -o "$ENGINE_USER" -g "$WEB_USER" "$DIR/engine"
+	install -d -m 755 -o postgres -g postgres "$DIR/pg"
+	: >>"$SETUP_LOG"
+	if [ -n "${ASAN_OPTIONS:-}${UBSAN_OPTIONS:-}" ]; then
+		# Sanitizer reports of the daemons and workers (any uid) land here.
+		install -d -m 1777 "$LOG/asan"
+	fi
+}
+
+ensure_users() {
+	id "$WEB_USER" >/dev/null 2>&1 || die "user $WEB_USER missing (is apache2 installed?)"
+	id postgres >/dev/null 2>&1 || die "user postgres missing (is postgresql installed?)"
+	if ! id "$ENGINE_USER" >/dev/null 2>&1; then
+		say "creating system user $ENGINE_USER"
+		useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin "$ENGINE_USER" ||
+		    die "useradd $ENGINE_USER failed"
+	fi
+}
+
+check_tools() {
+	local b
+	for b in engine/estca-signd engine/estca-ca fcgi/estca-fcgi; do
+		[ -x "$BUILDDIR/$b" ] || die "$BUILDDIR/$b not found (build first, or give --builddir)"
+	done
+	for b in hsm/estca-hsm-init sql/estca-dbinit; do
+		[ -x "$srcdir/$b" ] || die "$srcdir/$b missing or not executable"
+	done
+	[ -r "$SOFTHSM_MODULE" ] || die "PKCS#11 module $SOFTHSM_MODULE not found (softhsm2)"
+	PGBIN=$(pg_bindir) || die "PostgreSQL server binaries not found (postgresql)"
+	for b in apache2 openssl curl python3 runuser useradd; do
+		command -v "$b" >/dev/null 2>&1 || die "$b not found"
+	done
+	[ -r /usr/lib/apache2/modules/mod_fcgid.so ] ||
+	    die "mod_fcgid not found (libapache2-mod-fcgid)"
+}
+
+copy_binaries() {
+	# www-data must be able to exec estca-fcgi: a build tree under a 0700
+	# directory is out of its reach, a copy in the rig is not.
+	install -m 755 "$BUILDDIR/engine/estca-signd" "$BUILDDIR/engine/estca-ca" \
+	    "$BUILDDIR/fcgi/estca-fcgi" "$DIR/bin/"
+}
+
+setup_hsm() {
+	export SOFTHSM2_CONF=$HSM/softhsm2.conf
+	if [ -s "$HSM/ca.pem" ] && [ -f "$SOFTHSM2_CONF" ]; then
+		say "HSM: reusing token and CA in $HSM"
+	else
+		say "HSM: token '$TOKEN_LABEL', CA key $KEY_TYPE, root certificate"
+		"$srcdir/hsm/estca-hsm-init" --dir "$HSM" --label "$TOKEN_LABEL" \
+		    --module "$SOFTHSM_MODULE" \
+		    --key-type "$KEY_TYPE" --key-label "$KEY_LABEL" \
+		    --subject "$CA_SUBJECT" --days 3650 \
+		    --estca-ca "$DIR/bin/estca-ca" >>"$LOG/hsm-init.log" 2>&1 ||
+		    die "estca-hsm-init failed" "$LOG/hsm-init.log"
+		[ -s "$HSM/ca.pem" ] && [ -s "$HSM/chain.pem" ] ||
+		    die "estca-hsm-init wrote no ca.pem/chain.pem" "$LOG/hsm-init.log"
+	fi
+	install -m 644 "$HSM/ca.pem" "$DIR/ca/ca.pem"
+	install -m 644 "$HSM/chain.pem" "$DIR/ca/chain.pem"
+}
+
+# The TLS server key is a software key (Apache reads it); its certificate
+# comes from the CA in the token, through the offline tool.
+setup_tls() {
+	local tls=$DIR/apache/tls
+	if [ -s "$tls/server.pem" ] && [ -s "$tls/server.key" ] &&
+	    openssl verify -CAfile "$DIR/ca/chain.pem" "$tls/server.pem" >/dev/null 2>&1 &&
+	    openssl x509 -in "$tls/server.pem" -noout -checkend 86400 >/dev/null 2>&1; then
+		say "TLS: reusing server certificate"
+		return 0
+	fi
+	say "TLS: server key and certificate for localhost, 127.0.0.1"
+	(umask 077 && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -keyout "$tls/server.key" -subj "/CN=localhost" \
+	    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+	    -out "$tls/server.csr") >>"$SETUP_LOG" 2>&1 ||
+	    die "openssl req failed" "$SETUP_LOG"
+	"$DIR/bin/estca-ca" sign-csr --module "$SOFTHSM_MODULE" \
+	    --token "$TOKEN_LABEL" --pin-file "$HSM/user.pin" \
+	    --key-label "$KEY_LABEL" --issuer-cert "$HSM/ca.pem" \
+	    --csr "$tls/server.csr" --profile tls-server --days 365 \
+	    --out "$tls/server.pem" >>"$SETUP_LOG" 2>&1 ||
+	    die "estca-ca sign-csr failed" "$SETUP_LOG"
+	openssl verify -CAfile "$DIR/ca/chain.pem" "$tls/server.pem" >>"$SETUP_LOG" 2>&1 ||
+	    die "the server certificate does not verify against the CA" "$SETUP_LOG"
+}
+
+# Only the engine user may read the token and the PINs.  Runs after every
+# step that touched the token as root.
+lock_hsm() {
+	chown -R "$ENGINE_USER:$ENGINE_USER" "$HSM"
+	chmod 700 "$HSM"
+	chmod 600 "$HSM"/*.pin
+}
+
+psql_admin() {
+	"$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$DIR/pg" -U postgres "$@"
+}
+
+setup_postgres() {
+	local pid
+	if [ -f "$PGDATA/PG_VERSION" ]; then
+		say "postgres: reusing cluster in $PGDATA"
+	else
+		say "postgres: initdb in $PGDATA"
+		install -d -m 700 -o postgres -g postgres "$PGDATA"
+		(cd / && runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" \
+		    -U postgres -E UTF8 --locale=C.UTF-8 --auth-local=peer \
+		    --auth-host=reject) >>"$SETUP_LOG" 2>&1 ||
+		    die "initdb failed" "$SETUP_LOG"
+	fi
+	# Unix socket in the rig only; no TCP listener.  Peer authentication:
+	# root and postgres connect as postgres, www-data (the workers) as
+	# estca_fcgi, root may also test as estca_fcgi.
+	cat >"$PGDATA/rig.conf" <<-EOF
+	# rendered by tests/rig.sh
+	listen_addresses = ''
+	port = 5432
+	unix_socket_directories = '$DIR/pg'
+	unix_socket_permissions = 0777
+	max_connections = 100
+	log_line_prefix = '%m [%p] %q%u@%d '
+	EOF
+	grep -qx "include 'rig.conf'" "$PGDATA/postgresql.conf" ||
+	    echo "include 'rig.conf'" >>"$PGDATA/postgresql.conf"
+	cat >"$PGDATA/pg_hba.conf" <<-EOF
+	# rendered by tests/rig.sh
+	local all all peer map=rig
+	EOF
+	cat >"$PGDATA/pg_ident.conf" <<-EOF
+	# rendered by tests/rig.sh
+	rig postgres postgres
+	rig root     postgres
+	rig $WEB_USER estca_fcgi
+	rig root     estca_fcgi
+	EOF
+	chown postgres:postgres "$PGDATA/rig.conf" "$PGDATA/pg_hba.conf" \
+	    "$PGDATA/pg_ident.conf"
+	install -m 640 -o postgres -g postgres /dev/null "$LOG/postgres.log.new"
+	[ -f "$LOG/postgres.log" ] || mv "$LOG/postgres.log.new" "$LOG/postgres.log"
+	rm -f "$LOG/postgres.log.new"
+
+	UP_STARTED=yes
+	if (cd / && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" status) \
+	    >/dev/null 2>&1; then
+		say "postgres: already running; reloading its configuration"
+		(cd / && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" reload) \
+		    >>"$SETUP_LOG" 2>&1 || die "pg_ctl reload failed" "$SETUP_LOG"
+	else
+		say "postgres: start"
+		(cd / && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" \
+		    -l "$LOG/postgres.log" -w -t "$WAIT_SECONDS" start) \
+		    </dev/null >>"$SETUP_LOG" 2>&1 ||
+		    die "postgres did not start" "$SETUP_LOG" "$LOG/postgres.log"
+	fi
+	pid=$(read_pid "$PGDATA/postmaster.pid" || true)
+	echo "$pid" >"$RUN/postgres.pid"
+
+	if [ "$(psql_admin -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'estca'")" != 1 ]; then
+		psql_admin -d postgres -c "CREATE DATABASE estca" >>"$SETUP_LOG" 2>&1 ||
+		    die "CREATE DATABASE failed" "$SETUP_LOG"
+	fi
+	# The workers log in as estca_fcgi, which estca-dbinit makes a member of
+	# the migration's group role estca_web and gives nothing else.
+	say "postgres: migrations (sql/estca-dbinit), role estca_fcgi"
+	PATH=$PGBIN:$PATH "$srcdir/sql/estca-dbinit" --sqldir "$srcdir/sql" \
+	    --web-role estca_fcgi "host=$DIR/pg user=postgres dbname=estca" \
+	    >>"$SETUP_LOG" 2>&1 || die "estca-dbinit failed" "$SETUP_LOG"
+	say "postgres: demo alias 'est'"
+	psql_admin -d estca >>"$SETUP_LOG" 2>&1 <<-'EOF' || die "creating alias 'est' failed" "$SETUP_LOG"
+	SELECT est.create_alias('est', 'est', 'device', 'challenge_password')
+	 WHERE NOT EXISTS (SELECT 1 FROM est.alias WHERE name = 'est');
+	EOF
+}
+
+render() {
+	local in=$1 out=$2
+	sed -e "s|@RIG_DIR@|$DIR|g" -e "s|@SOFTHSM_MODULE@|$SOFTHSM_MODULE|g" \
+	    -e "s|@PORT@|${PORT:-0}|g" "$in" >"$out.tmp"
+	if grep -q '@[A-Z_]*@' "$out.tmp"; then
+		die "unrendered placeholder in $out: $(grep -o '@[A-Z_]*@' "$out.tmp" | sort -u | tr '\n' ' ')"
+	fi
+	mv "$out.tmp" "$out"
+}
+
+render_configs() {
+	render "$srcdir/tests/rig/signd.conf.in" "$SIGND_CONF"
+	chmod 644 "$SIGND_CONF"
+	render "$srcdir/tests/rig/fcgi.conf.in" "$DIR/fcgi/fcgi.conf"
+	chmod 644 "$DIR/fcgi/fcgi.conf"
+	# Created here so it exists with the right owner whatever the engine
+	# does when it opens it.
+	[ -f "$LOG/audit.log" ] ||
+	    install -m 640 -o "$ENGINE_USER" -g "$ENGINE_USER" /dev/null "$LOG/audit.log"
+}
+
+# Sanitizer options for a daemon: the caller's, plus a log file in the rig.
+san_opts() {
+	local base=$1 name=$2
+	[ -n "$base" ] || return 0
+	echo "$base:log_path=$LOG/asan/$name"
+}
+
+start_engine() {
+	local pid env=()
+	pid=$(read_pid "$RUN/signd.pid" || true)
+	if [ -n "$pid" ] && pid_runs "$pid" "$DIR/bin/estca-signd"; then
+		say "engine: already running (pid $pid)"
+		return 0
+	fi
+	export SOFTHSM2_CONF=$HSM/softhsm2.conf
+	[ -z "${ASAN_OPTIONS:-}" ] || env+=("ASAN_OPTIONS=$(san_opts "$ASAN_OPTIONS" signd)")
+	[ -z "${UBSAN_OPTIONS:-}" ] || env+=("UBSAN_OPTIONS=$(san_opts "$UBSAN_OPTIONS" signd)")
+	env ${env[@]+"${env[@]}"} "$DIR/bin/estca-signd" -f "$SIGND_CONF" -n \
+	    </dev/null >>"$LOG/signd.log" 2>&1 ||
+	    die "estca-signd -n rejects $SIGND_CONF" "$LOG/signd.log"
+	# A socket left by an engine that was killed would be taken for ready.
+	rm -f "$SIGND_SOCK"
+	say "engine: start"
+	# setsid: own session, so the engine outlives the terminal of `up`.
+	# Not a group leader here, so setsid execs in place and $! is the engine.
+	env ${env[@]+"${env[@]}"} setsid "$DIR/bin/estca-signd" -f "$SIGND_CONF" \
+	    </dev/null >>"$LOG/signd.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$RUN/signd.pid"
+	UP_STARTED=yes
+	engine_ready() {
+		[ -S "$SIGND_SOCK" ] && return 0
+		pid_gone "$pid" && return 2
+		return 1
+	}
+	poll "$WAIT_SECONDS" engine_ready ||
+	    die "engine socket $SIGND_SOCK did not appear" "$LOG/signd.log"
+	pid_runs "$pid" "$DIR/bin/estca-signd" ||
+	    die "engine (pid $pid) exited" "$LOG/signd.log"
+	say "engine: ready (pid $pid)"
+}
+
+apache_fcgid_env() {
+	local v
+	for v in ASAN_OPTIONS UBSAN_OPTIONS; do
+		[ -n "${!v:-}" ] || continue
+		printf 'FcgidInitialEnv %s "%s"\n' "$v" "$(san_opts "${!v}" fcgi)"
+	done
+}
+
+render_apache() {
+	local conf=$DIR/apache/apache.conf extra
+	extra=$(apache_fcgid_env)
+	awk -v extra="$extra" '$0 == "@FCGID_ENV@" { if (extra != "") print extra; next } { print }' \
+	    "$srcdir/tests/rig/apache.conf.in" >"$conf.in"
+	render "$conf.in" "$conf"
+	rm -f "$conf.in"
+}
+
+start_apache() {
+	local tries=1 pid code
+	while :; do
+		if [ "$PORT_ARG" = 0 ]; then
+			PORT=$(free_port) || die "no free port (python3)"
+		else
+			PORT=$PORT_ARG
+		fi
+		render_apache
+		apache2 -f "$DIR/apache/apache.conf" -t >>"$SETUP_LOG" 2>&1 ||
+		    die "apache2 rejects $DIR/apache/apache.conf" "$SETUP_LOG"
+		say "apache: start on 127.0.0.1:$PORT"
+		rm -f "$RUN/apache.pid"
+		if apache2 -f "$DIR/apache/apache.conf" -k start \
+		    </dev/null >>"$LOG/apache-start.log" 2>&1; then
+			UP_STARTED=yes
+			poll "$WAIT_SECONDS" test -s "$RUN/apache.pid" ||
+			    die "apache wrote no pid file" "$LOG/apache-start.log" "$LOG/apache-error.log"
+			break
+		fi
+		# Another process may have taken the free port since we chose it.
+		if [ "$PORT_ARG" = 0 ] && [ $tries -lt 5 ] &&
+		    tail -n 5 "$LOG/apache-start.log" | grep -q 'Address already in use'; then
+			tries=$((tries + 1))
+			continue
+		fi
+		die "apache did not start" "$LOG/apache-start.log" "$LOG/apache-error.log"
+	done
+	pid=$(read_pid "$RUN/apache.pid")
+	URL=https://127.0.0.1:$PORT
+	# Ready when TLS with our CA works and any HTTP answer comes back.
+	apache_ready() {
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+		    --cacert "$DIR/ca/ca.pem" "$URL/") || true
+		[ "${code:-000}" != 000 ]
+	}
+	poll "$WAIT_SECONDS" apache_ready ||
+	    die "no HTTPS answer from $URL" "$LOG/apache-error.log"
+	say "apache: ready (pid $pid)"
+	# mod_fcgid starts workers on demand only; a few parallel requests
+	# bring up a small pool now instead of during the first test.
+	local warm=()
+	for _ in 1 2 3 4; do
+		curl -s -o /dev/null --max-time 20 --cacert "$DIR/ca/ca.pem" \
+		    "$URL/.well-known/est/cacerts" </dev/null &
+		warm+=($!)
+	done
+	# Only these: a bare `wait` would also wait for the engine.
+	wait "${warm[@]}" || true
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 \
+	    --cacert "$DIR/ca/ca.pem" "$URL/.well-known/est/cacerts") || true
+	say "apache: GET /.well-known/est/cacerts answers ${code:-nothing}"
+}
+
+write_env() {
+	local pgsock
+	pgsock=$(printf '%s' "$DIR/pg" | sed 's|/|%2F|g')
+	cat >"$DIR/rig.env.tmp" <<-EOF
+	# estca rig in $DIR, written by tests/rig.sh; source it.
+	ESTCA_URL=$URL
+	ESTCA_CACERT=$DIR/ca/ca.pem
+	ESTCA_PGURI=postgresql://postgres@$pgsock/estca
+	SOFTHSM2_CONF=$HSM/softhsm2.conf
+	ESTCA_RIG_DIR=$DIR
+	ESTCA_WEB=$WEB
+	ESTCA_PORT=$PORT
+	ESTCA_CA_CHAIN=$DIR/ca/chain.pem
+	ESTCA_PGHOST=$DIR/pg
+	ESTCA_PGBIN=$PGBIN
+	ESTCA_ENGINE_SOCKET=$SIGND_SOCK
+	ESTCA_SOFTHSM_MODULE=$SOFTHSM_MODULE
+	ESTCA_TOKEN_LABEL=$TOKEN_LABEL
+	ESTCA_KEY_LABEL=$KEY_LABEL
+	ESTCA_PIN_FILE=$HSM/user.pin
+	ESTCA_TLS_KEY=$DIR/apache/tls/server.key
+	ESTCA_TLS_CERT=$DIR/apache/tls/server.pem
+	ESTCA_ALIAS=est
+	export ESTCA_URL ESTCA_CACERT ESTCA_PGURI SOFTHSM2_CONF ESTCA_RIG_DIR ESTCA_WEB ESTCA_PORT ESTCA_CA_CHAIN ESTCA_PGHOST ESTCA_PGBIN ESTCA_ENGINE_SOCKET ESTCA_SOFTHSM_MODULE ESTCA_TOKEN_LABEL ESTCA_KEY_LABEL ESTCA_PIN_FILE ESTCA_TLS_KEY ESTCA_TLS_CERT ESTCA_ALIAS
+	EOF
+	chmod 644 "$DIR/rig.env.tmp"
+	mv "$DIR/rig.env.tmp" "$DIR/rig.env"
+}
+
+do_up() {
+	local pid
+	if [ -f "$DIR/rig.env" ]; then
+		pid=$(read_pid "$RUN/apache.pid" || true)
+		if [ -n "$pid" ] && pid_runs "$pid" "$DIR/apache/apache.conf"; then
+			die "a rig is already up in $DIR (run: $0 down $DIR)"
+		fi
+	fi
+	if [ -d "$RUN" ]; then
+		# Whatever an interrupted earlier `up` left running.
+		do_down >/dev/null 2>&1 || true
+	fi
+	check_tools
+	ensure_users
+	make_dirs
+	echo "==== rig.sh up $(date -u +%FT%TZ)" >>"$SETUP_LOG"
+	copy_binaries
+	setup_hsm
+	setup_tls
+	lock_hsm
+	setup_postgres
+	render_configs
+	start_engine
+	# The workers must reach their config, Postgres and the engine socket
+	# as www-data.
+	runuser -u "$WEB_USER" -- env ESTCA_FCGI_CONF="$DIR/fcgi/fcgi.conf" \
+	    "$DIR/bin/estca-fcgi" -n >>"$SETUP_LOG" 2>&1 ||
+	    die "estca-fcgi -n (as $WEB_USER) rejects $DIR/fcgi/fcgi.conf" "$SETUP_LOG"
+	start_apache
+	write_env
+	say "up: $URL (source $DIR/rig.env)"
+}
+
+# ---- main -----------------------------------------------------------------
+
+[ $# -ge 2 ] || usage
+cmd=$1
+set_dir "$2"
+shift 2
+PORT_ARG=0
+WEB=apache
+KEY_TYPE=ec:P-256
+BUILDDIR=
+while [ $# -gt 0 ]; do
+	[ "$cmd" = up ] || usage
+	case $1 in
+	--port) [ $# -ge 2 ] || usage; PORT_ARG=$2; shift ;;
+	--web) [ $# -ge 2 ] || usage; WEB=$2; shift ;;
+	--builddir) [ $# -ge 2 ] || usage; BUILDDIR=$2; shift ;;
+	--key-type) [ $# -ge 2 ] || usage; KEY_TYPE=$2; shift ;;
+	*) usage ;;
+	esac
+	shift
+done
+case $PORT_ARG in
+''|*[!0-9]*) echo "$PROG: --port wants a number" >&2; exit 2 ;;
+esac
+[ "$PORT_ARG" -le 65535 ] || { echo "$PROG: --port out of range" >&2; exit 2; }
+need_root
+case $KEY_TYPE in
+ec:P-256|ec:P-384|rsa:2048|rsa:3072) ;;
+*) echo "$PROG: --key-type is one of ec:P-256 ec:P-384 rsa:2048 rsa:3072" >&2; exit 2 ;;
+esac
+case $WEB in
+apache) ;;
+lighttpd) echo "$PROG: --web lighttpd is not supported yet" >&2; exit 2 ;;
+*) echo "$PROG: --web apache" >&2; exit 2 ;;
+esac
+if [ "$cmd" != up ]; then
+	:
+elif [ -z "$BUILDDIR" ]; then
+	if [ -n "${top_builddir:-}" ]; then
+		BUILDDIR=$top_builddir
+	elif [ -x "$srcdir/engine/estca-signd" ]; then
+		BUILDDIR=$srcdir
+	else
+		BUILDDIR=$srcdir/build
+	fi
+fi
+if [ "$cmd" = up ]; then
+	[ -d "$BUILDDIR" ] || { echo "$PROG: no build directory $BUILDDIR" >&2; exit 2; }
+	BUILDDIR=$(cd "$BUILDDIR" && pwd)
+fi
+# Commands run as postgres or www-data need a working directory they can
+# enter.
+cd /
+umask 022
+
+case $cmd in
+up) do_up ;;
+down) do_down; say "down: $DIR (data kept; remove with: rm -rf $DIR)" ;;
+engine-stop) stop_engine ;;
+engine-start)
+	[ -f "$SIGND_CONF" ] || die "no $SIGND_CONF: bring the rig up first"
+	start_engine ;;
+*) usage ;;
+esac

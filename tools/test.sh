@@ -1,0 +1,129 @@
+#!/bin/bash
+# test.sh - everything a change must pass, as root on Debian 12:
+#
+#   1. tools/deps.sh (installs what is missing)
+#   2. a -Werror build in build/ and `make check` there
+#   3. an AddressSanitizer + UBSan build in build-asan/ and `make check` there
+#
+# Each test program or script of each run counts once.  The logs of failed
+# tests are shown; the last line of output is always "N passed, N failed"
+# and the exit status is non-zero when anything failed (a build failure
+# counts as one failed test).  Skipped tests (for example the integration
+# tests when not run as root) count as neither.
+set -uo pipefail
+
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
+passed=0
+failed=0
+skipped=0
+failures=()
+
+summary() {
+	echo
+	echo "== summary"
+	for f in ${failures[@]+"${failures[@]}"}; do
+		echo "FAIL: $f"
+	done
+	[ "$skipped" -eq 0 ] || echo "$skipped skipped"
+	echo "$passed passed, $failed failed"
+}
+
+# count_results RUN BUILDDIR: add the results of the last `make check` in
+# BUILDDIR.  The parallel harness leaves one .trs file per test; the serial
+# harness only prints "PASS: name" lines, which check.out keeps.
+count_results() {
+	local run=$1 b=$2 res name trs out n=0
+	while read -r res name; do
+		n=$((n + 1))
+		case $res in
+		PASS|XFAIL) passed=$((passed + 1)) ;;
+		SKIP) skipped=$((skipped + 1)) ;;
+		*)
+			failed=$((failed + 1))
+			failures+=("$name [$run]")
+			echo "---- $name [$run] ($res)"
+			if [ -f "$b/$name.log" ]; then
+				out=$(cat "$b/$name.log")
+			else
+				# Serial harness: the test's output is in check.out,
+				# between the previous result line and its own.
+				out=$(awk -v want="$name" '
+				    /^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR): / {
+				        if (substr($0, index($0, " ") + 1) == want) {
+				            printf "%s", block; exit }
+				        block = ""; next }
+				    { block = block $0 "\n" }' "$b/check.out")
+			fi
+			printf '%s\n' "$out" | grep -E '^(not ok|Bail out!)' || true
+			printf '%s\n' "$out" | tail -n 150
+			;;
+		esac
+	done < <(
+		if compgen -G "$b/tests/*.trs" >/dev/null; then
+			for trs in "$b"/tests/*.trs; do
+				# One line per result; the worst one decides.
+				res=$(awk '$1 == ":test-result:" {
+				    if ($2 ~ /^(ERROR|FAIL|XPASS)$/) bad = $2
+				    else if ($2 == "SKIP") skip = 1
+				    else good = 1 }
+				    END { print bad != "" ? bad : good ? "PASS" :
+				        skip ? "SKIP" : "ERROR" }' "$trs")
+				echo "$res tests/$(basename "$trs" .trs)"
+			done
+		else
+			sed -n -E 's/^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR): (.*)$/\1 \2/p' "$b/check.out"
+		fi
+	)
+	return $((n == 0))
+}
+
+# run_suite RUN BUILDDIR BUILD-FLAGS...
+run_suite() {
+	local run=$1 b=$2 status before=$failed
+	shift 2
+	echo "== $run: build in $b"
+	if ! "$srcdir/tools/build.sh" "$@" "$b"; then
+		failed=$((failed + 1))
+		failures+=("build [$run]")
+		return
+	fi
+	echo "== $run: make check"
+	rm -f "$b"/tests/*.trs "$b"/tests/*.log
+	(cd "$b" && make -j2 check) >"$b/check.out" 2>&1
+	status=$?
+	grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR): ' "$b/check.out"
+	if ! count_results "$run" "$b"; then
+		# Nothing ran: the check programs did not build, or make failed early.
+		tail -n 60 "$b/check.out"
+		failed=$((failed + 1))
+		failures+=("make check [$run] (exit $status, no test ran)")
+	elif [ "$status" -ne 0 ] && [ "$failed" -eq "$before" ]; then
+		tail -n 60 "$b/check.out"
+		failed=$((failed + 1))
+		failures+=("make check [$run] (exit $status)")
+	fi
+}
+
+echo "== dependencies"
+if ! "$srcdir/tools/deps.sh"; then
+	failed=$((failed + 1))
+	failures+=("tools/deps.sh")
+	summary
+	exit 1
+fi
+
+run_suite werror "$srcdir/build" --werror
+
+# Sanitizer run.  Leak checking stays off: LeakSanitizer stops the process
+# with ptrace at exit, which fails in estca-signd once it has changed uid and
+# made itself non-dumpable (and in the FastCGI workers Apache kills), and it
+# reports libp11/SoftHSM allocations that live until exit.  Address and
+# undefined-behaviour errors still abort.  tests/rig.sh passes these options
+# to the daemons and the FastCGI workers and collects their reports in
+# <rig>/log/asan.*; the tests fail when such a report exists.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite asan "$srcdir/build-asan" --sanitizers --werror
+
+summary
+[ "$failed" -eq 0 ]
