@@ -272,6 +272,7 @@ cmd_sign_csr(const struct opts *o)
 	X509 *x = NULL;
 	STACK_OF(X509_EXTENSION) *exts = NULL;
 	GENERAL_NAMES *sans = NULL;
+	ESTCA_SPKI *spki = NULL;
 	unsigned char serial[ESTCA_SERIAL_LEN];
 	char reason[256];
 	FILE *f;
@@ -309,7 +310,9 @@ cmd_sign_csr(const struct opts *o)
 		goto out;
 	rq.subject = X509_REQ_get_subject_name(req);
 	rq.sans = sans;
-	rq.spki = X509_REQ_get_X509_PUBKEY(req);
+	if (estca_spki_from_pubkey(X509_REQ_get_X509_PUBKEY(req), &spki) != 0)
+		goto out;
+	rq.spki = spki;
 	rq.validity_secs = o->days > 0 ? o->days * 86400L : 0;
 	if (estca_issue_ee(&ca, p, &rq, serial, &x, reason, sizeof(reason)) != 0) {
 		log_err("refused: %s", reason);
@@ -324,6 +327,7 @@ out:
 	X509_free(ca.cert);
 	EVP_PKEY_free(ca.key);
 	GENERAL_NAMES_free(sans);
+	ESTCA_SPKI_free(spki);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_REQ_free(req);
 	estca_hsm_close(h);

@@ -245,7 +245,8 @@ issue(struct estca_engine *e, const struct estca_sign_args *a,
 	if (key_type != NULL) {
 		if (estca_wire_set_str(&q->key_type, key_type) != 0)
 			goto fail;
-	} else if ((q->spki = X509_PUBKEY_dup(a->spki)) == NULL) {
+	} else if (estca_spki_from_pubkey(a->spki, &q->spki) != 0) {
+		r = ESTCA_ERR_MALFORMED;
 		goto fail;
 	}
 	if (a->validity_secs > 0 &&

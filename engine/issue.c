@@ -78,22 +78,19 @@ key_id(const X509_PUBKEY *pub)
 	return os;
 }
 
-/* Copy the encoded public key of src into the certificate. */
+/* Copy the encoded public key into the certificate, as it is. */
 static int
-copy_pubkey(X509 *x, const X509_PUBKEY *src)
+copy_pubkey(X509 *x, const ESTCA_SPKI *src)
 {
-	ASN1_OBJECT *aobj;
-	const unsigned char *pk;
-	int pklen, ptype;
-	X509_ALGOR *alg;
+	const ASN1_OBJECT *aobj;
+	int ptype;
 	const void *pval;
 	void *nval = NULL;
 	unsigned char *nk;
 	ASN1_OBJECT *nobj;
+	int pklen = ASN1_STRING_length(src->key);
 
-	if (!X509_PUBKEY_get0_param(&aobj, &pk, &pklen, &alg, (X509_PUBKEY *)src))
-		return 0;
-	X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+	X509_ALGOR_get0(&aobj, &ptype, &pval, src->alg);
 	switch (ptype) {
 	case V_ASN1_UNDEF:
 	case V_ASN1_NULL:
@@ -102,24 +99,17 @@ copy_pubkey(X509 *x, const X509_PUBKEY *src)
 		if ((nval = OBJ_dup(pval)) == NULL)
 			return 0;
 		break;
-	case V_ASN1_SEQUENCE:
-		if ((nval = ASN1_STRING_dup(pval)) == NULL)
-			return 0;
-		break;
 	default:
 		return 0;
 	}
 	nobj = OBJ_dup(aobj);
-	nk = OPENSSL_memdup(pk, (size_t)pklen);
-	if (nobj == NULL || nk == NULL ||
+	nk = OPENSSL_memdup(ASN1_STRING_get0_data(src->key), (size_t)pklen);
+	if (nobj == NULL || nk == NULL || pklen <= 0 ||
 	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), nobj, ptype, nval,
 	    nk, pklen)) {
 		ASN1_OBJECT_free(nobj);
 		OPENSSL_free(nk);
-		if (ptype == V_ASN1_OBJECT)
-			ASN1_OBJECT_free(nval);
-		else if (ptype == V_ASN1_SEQUENCE)
-			ASN1_STRING_free(nval);
+		ASN1_OBJECT_free(nval);
 		return 0;
 	}
 	return 1;
@@ -309,7 +299,7 @@ estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
 {
 	static const int ku_ec[] = { 0 };          /* digitalSignature */
 	static const int ku_rsa[] = { 0, 2 };      /* + keyEncipherment */
-	EVP_PKEY *pk = X509_PUBKEY_get0(rq->spki);
+	struct estca_keyinfo ki;
 	int nsans = rq->sans ? sk_GENERAL_NAME_num(rq->sans) : 0;
 	int empty_subject = X509_NAME_entry_count(rq->subject) == 0;
 	long validity = rq->validity_secs > 0 ? rq->validity_secs :
@@ -319,7 +309,8 @@ estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
 
 	*out = NULL;
 	ERR_clear_error();
-	if ((r = estca_profile_check_key(p, pk, reason, reasonlen)) != 0)
+	if ((r = estca_spki_inspect(rq->spki, &ki, reason, reasonlen)) != 0 ||
+	    (r = estca_profile_check_key(p, &ki, reason, reasonlen)) != 0)
 		return r;
 	if ((r = estca_profile_check_sans(p, rq->sans, reason, reasonlen)) != 0)
 		return r;
@@ -343,7 +334,7 @@ estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
 	    !set_validity(x, validity, X509_get0_notAfter(ca->cert)) ||
 	    !copy_pubkey(x, rq->spki) ||
 	    !add_basic_constraints(x, 0, -1) ||
-	    !(EVP_PKEY_is_a(pk, "RSA") ? add_key_usage(x, ku_rsa, 2) :
+	    !(ki.is_rsa ? add_key_usage(x, ku_rsa, 2) :
 	      add_key_usage(x, ku_ec, 1)) ||
 	    !add_eku(x, p->eku) ||
 	    !add_key_ids(x, ca->cert) ||

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include "errors.h"
 #include "profile.h"
+#include "wire.h"
 
 #define ESTCA_SERIAL_LEN 20
 
@@ -29,7 +30,7 @@ struct estca_ca {
 struct estca_ee_req {
 	const X509_NAME *subject;
 	const STACK_OF(GENERAL_NAME) *sans;   /* NULL: none */
-	const X509_PUBKEY *spki;
+	const ESTCA_SPKI *spki;
 	long validity_secs;                   /* 0: profile default */
 };
 

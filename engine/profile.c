@@ -5,7 +5,8 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <openssl/core_names.h>
+#include <openssl/asn1t.h>
+#include <openssl/ec.h>
 #include <openssl/x509v3.h>
 #include "profile.h"
 
@@ -241,44 +242,162 @@ estca_profiles_load(const struct estca_conf *c, struct estca_profiles *ps,
 	return 0;
 }
 
+/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
+typedef struct {
+	ASN1_INTEGER *n;
+	ASN1_INTEGER *e;
+} ESTCA_RSAPUB;
+
+ASN1_SEQUENCE(ESTCA_RSAPUB) = {
+	ASN1_SIMPLE(ESTCA_RSAPUB, n, ASN1_INTEGER),
+	ASN1_SIMPLE(ESTCA_RSAPUB, e, ASN1_INTEGER),
+} ASN1_SEQUENCE_END(ESTCA_RSAPUB)
+
+DECLARE_ASN1_FUNCTIONS(ESTCA_RSAPUB)
+IMPLEMENT_ASN1_FUNCTIONS(ESTCA_RSAPUB)
+
+static int
+int_bits(const ASN1_INTEGER *a)
+{
+	const unsigned char *d = ASN1_STRING_get0_data(a);
+	int n = ASN1_STRING_length(a), bits;
+
+	while (n > 0 && *d == 0) {
+		d++;
+		n--;
+	}
+	if (n == 0)
+		return 0;
+	bits = (n - 1) * 8;
+	for (unsigned v = d[0]; v; v >>= 1)
+		bits++;
+	return bits;
+}
+
+static int
+inspect_rsa(const ESTCA_SPKI *s, struct estca_keyinfo *ki, char *reason,
+    size_t reasonlen)
+{
+	const unsigned char *p = ASN1_STRING_get0_data(s->key);
+	int len = ASN1_STRING_length(s->key), ptype;
+	const void *pval;
+	ESTCA_RSAPUB *rk;
+	const unsigned char *q = p;
+	long e;
+	int ok;
+
+	X509_ALGOR_get0(NULL, &ptype, &pval, s->alg);
+	if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF) {
+		snprintf(reason, reasonlen, "RSA key with unexpected parameters");
+		return ESTCA_ERR_REFUSED;
+	}
+	rk = d2i_ESTCA_RSAPUB(NULL, &q, len);
+	ok = rk != NULL && q == p + len &&
+	    ASN1_STRING_type(rk->n) == V_ASN1_INTEGER &&
+	    ASN1_STRING_type(rk->e) == V_ASN1_INTEGER;
+	if (ok) {
+		ki->is_rsa = 1;
+		ki->bits = int_bits(rk->n);
+		e = ASN1_INTEGER_get(rk->e);
+		ok = ki->bits >= 512 && (ASN1_STRING_get0_data(rk->n)
+		    [ASN1_STRING_length(rk->n) - 1] & 1) &&
+		    e >= 3 && (e & 1) && int_bits(rk->e) <= 256;
+	}
+	ESTCA_RSAPUB_free(rk);
+	if (!ok) {
+		snprintf(reason, reasonlen, "RSA public key is malformed");
+		return ESTCA_ERR_REFUSED;
+	}
+	return 0;
+}
+
+static int
+inspect_ec(const ESTCA_SPKI *s, struct estca_keyinfo *ki, char *reason,
+    size_t reasonlen)
+{
+	const void *pval;
+	EC_GROUP *g;
+	EC_POINT *pt;
+	int ptype, nid, ok;
+
+	X509_ALGOR_get0(NULL, &ptype, &pval, s->alg);
+	if (ptype != V_ASN1_OBJECT) {
+		snprintf(reason, reasonlen, "EC key without a named curve");
+		return ESTCA_ERR_REFUSED;
+	}
+	nid = OBJ_obj2nid(pval);
+	if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1) {
+		const char *sn = OBJ_nid2sn(nid);
+
+		snprintf(reason, reasonlen, "EC curve %s not allowed",
+		    nid != NID_undef && sn ? sn : "(unknown)");
+		return ESTCA_ERR_REFUSED;
+	}
+	if ((g = EC_GROUP_new_by_curve_name(nid)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	pt = EC_POINT_new(g);
+	ok = pt != NULL && EC_POINT_oct2point(g, pt, ASN1_STRING_get0_data(s->key),
+	    (size_t)ASN1_STRING_length(s->key), NULL) == 1 &&
+	    !EC_POINT_is_at_infinity(g, pt);
+	EC_POINT_free(pt);
+	EC_GROUP_free(g);
+	if (!ok) {
+		snprintf(reason, reasonlen, "EC public key is not a point of its curve");
+		return ESTCA_ERR_REFUSED;
+	}
+	ki->is_rsa = 0;
+	ki->curve_nid = nid;
+	ki->bits = nid == NID_secp384r1 ? 384 : 256;
+	return 0;
+}
+
 int
-estca_profile_check_key(const struct estca_profile *p, const EVP_PKEY *pk,
+estca_spki_inspect(const ESTCA_SPKI *s, struct estca_keyinfo *ki,
     char *reason, size_t reasonlen)
 {
-	if (pk == NULL) {
-		snprintf(reason, reasonlen, "public key does not decode");
+	const ASN1_OBJECT *obj;
+
+	memset(ki, 0, sizeof(*ki));
+	if (s == NULL || s->alg == NULL || s->key == NULL) {
+		snprintf(reason, reasonlen, "public key missing");
 		return ESTCA_ERR_MALFORMED;
 	}
-	if (EVP_PKEY_is_a(pk, "RSA") && p->allow_rsa) {
-		int bits = EVP_PKEY_get_bits(pk);
+	X509_ALGOR_get0(&obj, NULL, NULL, s->alg);
+	switch (OBJ_obj2nid(obj)) {
+	case NID_rsaEncryption:
+		return inspect_rsa(s, ki, reason, reasonlen);
+	case NID_X9_62_id_ecPublicKey:
+		return inspect_ec(s, ki, reason, reasonlen);
+	default:
+		snprintf(reason, reasonlen, "public key type not supported "
+		    "(RSA and EC P-256/P-384 are)");
+		return ESTCA_ERR_REFUSED;
+	}
+}
 
-		if (bits < p->min_rsa_bits || bits > p->max_rsa_bits) {
+int
+estca_profile_check_key(const struct estca_profile *p,
+    const struct estca_keyinfo *ki, char *reason, size_t reasonlen)
+{
+	if (ki->is_rsa) {
+		if (!p->allow_rsa) {
+			snprintf(reason, reasonlen, "key type RSA not allowed by profile %s",
+			    p->name);
+			return ESTCA_ERR_REFUSED;
+		}
+		if (ki->bits < p->min_rsa_bits || ki->bits > p->max_rsa_bits) {
 			snprintf(reason, reasonlen,
-			    "RSA key of %d bits outside profile %s (%d..%d)", bits,
+			    "RSA key of %d bits outside profile %s (%d..%d)", ki->bits,
 			    p->name, p->min_rsa_bits, p->max_rsa_bits);
 			return ESTCA_ERR_REFUSED;
 		}
 		return 0;
 	}
-	if (EVP_PKEY_is_a(pk, "EC")) {
-		char curve[64];
-		size_t n = 0;
-
-		if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME,
-		    curve, sizeof(curve), &n)) {
-			snprintf(reason, reasonlen, "EC key without a named curve");
-			return ESTCA_ERR_REFUSED;
-		}
-		if ((strcmp(curve, "prime256v1") == 0 && p->allow_p256) ||
-		    (strcmp(curve, "secp384r1") == 0 && p->allow_p384))
-			return 0;
-		snprintf(reason, reasonlen, "EC curve %s not allowed by profile %s",
-		    curve, p->name);
-		return ESTCA_ERR_REFUSED;
-	}
-	snprintf(reason, reasonlen, "key type %s not allowed by profile %s",
-	    EVP_PKEY_get0_type_name(pk) ? EVP_PKEY_get0_type_name(pk) : "?",
-	    p->name);
+	if ((ki->curve_nid == NID_X9_62_prime256v1 && p->allow_p256) ||
+	    (ki->curve_nid == NID_secp384r1 && p->allow_p384))
+		return 0;
+	snprintf(reason, reasonlen, "EC curve %s not allowed by profile %s",
+	    OBJ_nid2sn(ki->curve_nid), p->name);
 	return ESTCA_ERR_REFUSED;
 }
 

@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 #include "conf.h"
 #include "errors.h"
+#include "wire.h"
 
 enum estca_san_type {
 	ESTCA_SAN_DNS = 1 << 0,
@@ -60,12 +61,27 @@ int estca_profiles_load(const struct estca_conf *c, struct estca_profiles *ps,
 const struct estca_profile *estca_profile_find(const struct estca_profiles *ps,
     const char *name);
 
+/* What the engine needs to know of a public key. */
+struct estca_keyinfo {
+	int is_rsa;        /* else EC */
+	int bits;          /* RSA modulus bits, or curve size */
+	int curve_nid;     /* EC: NID_X9_62_prime256v1 or NID_secp384r1 */
+};
+
+/*
+ * Look at an encoded public key without building an EVP_PKEY: RSA
+ * (modulus size, odd exponent >= 3) or EC on P-256/P-384 (the point must
+ * lie on the curve).  Anything else is refused with a one-line reason.
+ */
+int estca_spki_inspect(const ESTCA_SPKI *s, struct estca_keyinfo *ki,
+    char *reason, size_t reasonlen) ESTCA_WUR;
+
 /*
  * Does the profile accept this subject public key?  On refusal, reason
  * says why in one line.
  */
-int estca_profile_check_key(const struct estca_profile *p, const EVP_PKEY *pk,
-    char *reason, size_t reasonlen) ESTCA_WUR;
+int estca_profile_check_key(const struct estca_profile *p,
+    const struct estca_keyinfo *ki, char *reason, size_t reasonlen) ESTCA_WUR;
 
 /* Does the profile accept these SANs (NULL: none)? */
 int estca_profile_check_sans(const struct estca_profile *p,

@@ -384,7 +384,7 @@ hex(const unsigned char *p, size_t n, char *out, size_t outlen)
 struct audit {
 	const char *event, *ca, *profile, *result, *reason;
 	const X509_NAME *subject;
-	const X509_PUBKEY *spki;
+	const ESTCA_SPKI *spki;
 	const unsigned char *serial;   /* ESTCA_SERIAL_LEN bytes or NULL */
 	char requester[256];
 	uid_t uid;
@@ -403,7 +403,7 @@ audit(struct signd *sd, const struct audit *a)
 	int n;
 
 	if (a->spki != NULL &&
-	    (derlen = i2d_X509_PUBKEY((X509_PUBKEY *)a->spki, &der)) > 0) {
+	    (derlen = i2d_ESTCA_SPKI((ESTCA_SPKI *)a->spki, &der)) > 0) {
 		if (EVP_Digest(der, (size_t)derlen, md, &mdlen, EVP_sha256(), NULL))
 			hex(md, mdlen, fp, sizeof(fp));
 		OPENSSL_free(der);
@@ -535,7 +535,7 @@ static int
 in_hsm(struct signd *sd, const struct estca_ca *ca, const struct estca_profile *p,
     struct estca_ee_req *rq, const char *keytype,
     unsigned char serial[ESTCA_SERIAL_LEN], X509 **x, EVP_PKEY **newkey,
-    X509_PUBKEY **newspki, char *reason, size_t reasonlen)
+    ESTCA_SPKI **newspki, char *reason, size_t reasonlen)
 {
 	int err;
 
@@ -562,7 +562,7 @@ in_hsm(struct signd *sd, const struct estca_ca *ca, const struct estca_profile *
 			    "key generation in the HSM failed; retry later");
 			return ESTCA_ERR_UNAVAILABLE;
 		}
-		if (!X509_PUBKEY_set(newspki, *newkey)) {
+		if (estca_spki_from_pkey(*newkey, newspki) != 0) {
 			snprintf(reason, reasonlen, "cannot encode the new public key");
 			return ESTCA_ERR_INTERNAL;
 		}
@@ -604,7 +604,7 @@ op_issue(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
     ESTCA_REPLY *rep, int keygen)
 {
 	EVP_PKEY *newkey = NULL;
-	X509_PUBKEY *newspki = NULL;
+	ESTCA_SPKI *newspki = NULL;
 	char keytype[16];
 	char caname[64], profname[64], reason[REASON_LEN] = "";
 	unsigned char serial[ESTCA_SERIAL_LEN];
@@ -683,7 +683,7 @@ refuse:
 	log_warn("%s refused for uid %ld: %s", a.event, (long)c->uid, reason);
 	err = set_error(rep, err, reason);
 done:
-	X509_PUBKEY_free(newspki);
+	ESTCA_SPKI_free(newspki);
 	EVP_PKEY_free(newkey);
 	return err;
 }

@@ -10,6 +10,13 @@
 #include <unistd.h>
 #include "wire.h"
 
+ASN1_SEQUENCE(ESTCA_SPKI) = {
+	ASN1_SIMPLE(ESTCA_SPKI, alg, X509_ALGOR),
+	ASN1_SIMPLE(ESTCA_SPKI, key, ASN1_BIT_STRING),
+} ASN1_SEQUENCE_END(ESTCA_SPKI)
+
+IMPLEMENT_ASN1_FUNCTIONS(ESTCA_SPKI)
+
 ASN1_SEQUENCE(ESTCA_REQ) = {
 	ASN1_SIMPLE(ESTCA_REQ, version, ASN1_INTEGER),
 	ASN1_SIMPLE(ESTCA_REQ, op, ASN1_INTEGER),
@@ -17,7 +24,7 @@ ASN1_SEQUENCE(ESTCA_REQ) = {
 	ASN1_IMP_OPT(ESTCA_REQ, profile, ASN1_UTF8STRING, 1),
 	ASN1_EXP_OPT(ESTCA_REQ, subject, X509_NAME, 2),
 	ASN1_IMP_SEQUENCE_OF_OPT(ESTCA_REQ, sans, GENERAL_NAME, 3),
-	ASN1_EXP_OPT(ESTCA_REQ, spki, X509_PUBKEY, 4),
+	ASN1_EXP_OPT(ESTCA_REQ, spki, ESTCA_SPKI, 4),
 	ASN1_IMP_OPT(ESTCA_REQ, validity, ASN1_INTEGER, 5),
 	ASN1_IMP_OPT(ESTCA_REQ, key_type, ASN1_UTF8STRING, 6),
 	ASN1_IMP_OPT(ESTCA_REQ, requester, ASN1_UTF8STRING, 7),
@@ -34,6 +41,41 @@ ASN1_SEQUENCE(ESTCA_REPLY) = {
 } ASN1_SEQUENCE_END(ESTCA_REPLY)
 
 IMPLEMENT_ASN1_FUNCTIONS(ESTCA_REPLY)
+
+static int
+spki_from_der(unsigned char *der, int n, ESTCA_SPKI **out)
+{
+	const unsigned char *q = der;
+
+	*out = NULL;
+	if (n <= 0)
+		return ESTCA_ERR_MALFORMED;
+	*out = d2i_ESTCA_SPKI(NULL, &q, n);
+	if (*out != NULL && q != der + n) {
+		ESTCA_SPKI_free(*out);
+		*out = NULL;
+	}
+	OPENSSL_free(der);
+	return *out != NULL ? 0 : ESTCA_ERR_MALFORMED;
+}
+
+int
+estca_spki_from_pubkey(const X509_PUBKEY *in, ESTCA_SPKI **out)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509_PUBKEY((X509_PUBKEY *)in, &der);
+
+	return spki_from_der(der, n, out);
+}
+
+int
+estca_spki_from_pkey(const EVP_PKEY *in, ESTCA_SPKI **out)
+{
+	unsigned char *der = NULL;
+	int n = i2d_PUBKEY((EVP_PKEY *)in, &der);
+
+	return spki_from_der(der, n, out);
+}
 
 int
 estca_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out)

@@ -46,6 +46,22 @@ enum estca_op {
 	ESTCA_OP_HEALTH = 4,     /* -> status only */
 };
 
+/*
+ * SubjectPublicKeyInfo as plain structure: same DER as X509_PUBKEY, but
+ * decoding it does not build an EVP_PKEY (OpenSSL's decoder machinery
+ * costs more than the HSM signature).  profile.c inspects it.
+ */
+typedef struct estca_spki_st {
+	X509_ALGOR *alg;
+	ASN1_BIT_STRING *key;
+} ESTCA_SPKI;
+
+DECLARE_ASN1_FUNCTIONS(ESTCA_SPKI)
+
+/* Convert a parsed public key (or an EVP_PKEY) to the wire form. */
+int estca_spki_from_pubkey(const X509_PUBKEY *in, ESTCA_SPKI **out) ESTCA_WUR;
+int estca_spki_from_pkey(const EVP_PKEY *in, ESTCA_SPKI **out) ESTCA_WUR;
+
 typedef struct estca_req_st {
 	ASN1_INTEGER *version;
 	ASN1_INTEGER *op;
@@ -53,7 +69,7 @@ typedef struct estca_req_st {
 	ASN1_UTF8STRING *profile;
 	X509_NAME *subject;
 	STACK_OF(GENERAL_NAME) *sans;
-	X509_PUBKEY *spki;
+	ESTCA_SPKI *spki;
 	ASN1_INTEGER *validity;
 	ASN1_UTF8STRING *key_type;
 	ASN1_UTF8STRING *requester;

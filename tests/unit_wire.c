@@ -48,7 +48,8 @@ sample_request(void)
 	ASN1_STRING_set(dns, "device-1.example", -1);
 	GENERAL_NAME_set0_value(gn, GEN_DNS, dns);
 	sk_GENERAL_NAME_push(q->sans, gn);
-	X509_PUBKEY_set(&q->spki, pk);
+	if (estca_spki_from_pkey(pk, &q->spki) != 0)
+		q->spki = NULL;
 	EVP_PKEY_free(pk);
 	return q;
 }
@@ -77,7 +78,8 @@ main(void)
 	check(q2 != NULL && sk_GENERAL_NAME_num(q2->sans) == 1, "SANs survive");
 	check(q2 != NULL && X509_NAME_cmp(q->subject, q2->subject) == 0,
 	    "subject survives");
-	check(q2 != NULL && X509_PUBKEY_eq(q->spki, q2->spki) == 1, "key survives");
+	check(q2 != NULL && q2->spki != NULL &&
+	    ASN1_STRING_cmp(q->spki->key, q2->spki->key) == 0, "key survives");
 	ESTCA_REQ_free(q2);
 	q2 = NULL;
 
