@@ -37,6 +37,7 @@ pkcs11_module = $MODULE
 token_label = estca
 pin_file = $D/hsm/user.pin
 audit_log = $D/audit.log
+verify_signatures = yes
 [ca p256]
 key_label = ca-p256
 chain = $D/hsm/chain.pem
@@ -44,19 +45,38 @@ chain = $D/hsm/chain.pem
 key_label = ca-rsa2048
 chain = $D/rsa.pem
 CONF
-"$top_builddir/engine/estca-signd" -f "$D/signd.conf" 2>"$D/signd.log" &
-PID=$!
-for _ in $(seq 100); do [ -S "$D/run/signd.sock" ] && break; sleep 0.1; done
+start_engine() { # start_engine yes|no: verify_signatures setting
+	if [ -n "$PID" ]; then
+		kill -TERM "$PID"
+		wait "$PID" 2>/dev/null
+	fi
+	sed "s/^verify_signatures = .*/verify_signatures = $1/" "$D/signd.conf" > "$D/run.conf"
+	"$top_builddir/engine/estca-signd" -f "$D/run.conf" 2>>"$D/signd.log" &
+	PID=$!
+	for _ in $(seq 100); do [ -S "$D/run/signd.sock" ] && break; sleep 0.1; done
+}
 B=$top_builddir/bench/bench-engine
 echo "estca engine benchmark: $(nproc) cores, $SECS s per run, $(date -u +%F)"
-printf '%-10s %-8s %14s %14s %8s\n' "CA key" threads "raw C_Sign/s" "engine cert/s" ratio
+echo "(engine: certificates per second over the socket, client threads on the same cores)"
+printf '%-10s %-8s %12s %16s %8s %16s %8s %14s\n' "CA key" threads "raw C_Sign/s" \
+    "engine (verify)" ratio "engine (no vfy)" ratio "engine us/cert"
+cpu() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }   # engine CPU ticks
+pct() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "?" }'; }
 for ca in p256 rsa2048; do
 	for t in 1 2; do
 		raw=$("$B" raw "$MODULE" estca "$D/hsm/user.pin" "ca-$ca" "$t" "$SECS" |
 		    sed -n 's/.*rate=//p')
-		eng=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS" |
-		    sed -n 's/.*rate=//p')
-		printf '%-10s %-8s %14s %14s %7s%%\n' "$ca" "$t" "${raw:-?}" "${eng:-?}" \
-		    "$(awk -v a="${eng:-0}" -v b="${raw:-0}" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; else print "?" }')"
+		start_engine yes
+		ev=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS" | sed -n 's/.*rate=//p')
+		start_engine no
+		c0=$(cpu)
+		out=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS")
+		c1=$(cpu)
+		en=$(echo "$out" | sed -n 's/.*rate=//p')
+		ops=$(echo "$out" | sed -n 's/.* ops=\([0-9]*\).*/\1/p')
+		us=$(awk -v c=$((c1 - c0)) -v n="${ops:-0}" -v hz="$(getconf CLK_TCK)" \
+		    'BEGIN { if (n > 0) printf "%.0f", c * 1e6 / hz / n; else print "?" }')
+		printf '%-10s %-8s %12s %16s %8s %16s %8s %14s\n' "$ca" "$t" "${raw:-?}" \
+		    "${ev:-?}" "$(pct "$ev" "$raw")" "${en:-?}" "$(pct "$en" "$raw")" "$us"
 	done
 done

@@ -313,6 +313,8 @@ cmd_sign_csr(const struct opts *o)
 	if (estca_spki_from_pubkey(X509_REQ_get_X509_PUBKEY(req), &spki) != 0)
 		goto out;
 	rq.spki = spki;
+	rq.curves = NULL;
+	rq.verify = 1;
 	rq.validity_secs = o->days > 0 ? o->days * 86400L : 0;
 	if (estca_issue_ee(&ca, p, &rq, serial, &x, reason, sizeof(reason)) != 0) {
 		log_err("refused: %s", reason);

@@ -32,6 +32,8 @@ struct estca_ee_req {
 	const STACK_OF(GENERAL_NAME) *sans;   /* NULL: none */
 	const ESTCA_SPKI *spki;
 	long validity_secs;                   /* 0: profile default */
+	const struct estca_curves *curves;    /* NULL: built per call */
+	int verify;                           /* check the HSM's signature */
 };
 
 /* Digest for a CA key: SHA-384 for P-384, else SHA-256. */

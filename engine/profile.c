@@ -311,12 +311,33 @@ inspect_rsa(const ESTCA_SPKI *s, struct estca_keyinfo *ki, char *reason,
 	return 0;
 }
 
+int
+estca_curves_init(struct estca_curves *c)
+{
+	c->p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	c->p384 = EC_GROUP_new_by_curve_name(NID_secp384r1);
+	if (c->p256 == NULL || c->p384 == NULL) {
+		estca_curves_free(c);
+		return ESTCA_ERR_NOMEM;
+	}
+	return 0;
+}
+
+void
+estca_curves_free(struct estca_curves *c)
+{
+	EC_GROUP_free(c->p256);
+	EC_GROUP_free(c->p384);
+	c->p256 = c->p384 = NULL;
+}
+
 static int
-inspect_ec(const ESTCA_SPKI *s, struct estca_keyinfo *ki, char *reason,
-    size_t reasonlen)
+inspect_ec(const ESTCA_SPKI *s, const struct estca_curves *curves,
+    struct estca_keyinfo *ki, char *reason, size_t reasonlen)
 {
 	const void *pval;
-	EC_GROUP *g;
+	const EC_GROUP *g;
+	EC_GROUP *own = NULL;
 	EC_POINT *pt;
 	int ptype, nid, ok;
 
@@ -333,14 +354,16 @@ inspect_ec(const ESTCA_SPKI *s, struct estca_keyinfo *ki, char *reason,
 		    nid != NID_undef && sn ? sn : "(unknown)");
 		return ESTCA_ERR_REFUSED;
 	}
-	if ((g = EC_GROUP_new_by_curve_name(nid)) == NULL)
+	if (curves != NULL)
+		g = nid == NID_secp384r1 ? curves->p384 : curves->p256;
+	else if ((g = own = EC_GROUP_new_by_curve_name(nid)) == NULL)
 		return ESTCA_ERR_NOMEM;
 	pt = EC_POINT_new(g);
 	ok = pt != NULL && EC_POINT_oct2point(g, pt, ASN1_STRING_get0_data(s->key),
 	    (size_t)ASN1_STRING_length(s->key), NULL) == 1 &&
 	    !EC_POINT_is_at_infinity(g, pt);
 	EC_POINT_free(pt);
-	EC_GROUP_free(g);
+	EC_GROUP_free(own);
 	if (!ok) {
 		snprintf(reason, reasonlen, "EC public key is not a point of its curve");
 		return ESTCA_ERR_REFUSED;
@@ -352,8 +375,8 @@ inspect_ec(const ESTCA_SPKI *s, struct estca_keyinfo *ki, char *reason,
 }
 
 int
-estca_spki_inspect(const ESTCA_SPKI *s, struct estca_keyinfo *ki,
-    char *reason, size_t reasonlen)
+estca_spki_inspect(const ESTCA_SPKI *s, const struct estca_curves *curves,
+    struct estca_keyinfo *ki, char *reason, size_t reasonlen)
 {
 	const ASN1_OBJECT *obj;
 
@@ -367,7 +390,7 @@ estca_spki_inspect(const ESTCA_SPKI *s, struct estca_keyinfo *ki,
 	case NID_rsaEncryption:
 		return inspect_rsa(s, ki, reason, reasonlen);
 	case NID_X9_62_id_ecPublicKey:
-		return inspect_ec(s, ki, reason, reasonlen);
+		return inspect_ec(s, curves, ki, reason, reasonlen);
 	default:
 		snprintf(reason, reasonlen, "public key type not supported "
 		    "(RSA and EC P-256/P-384 are)");

@@ -7,6 +7,7 @@
 #define ESTCA_PROFILE_H
 
 #include <stddef.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include "conf.h"
@@ -68,13 +69,21 @@ struct estca_keyinfo {
 	int curve_nid;     /* EC: NID_X9_62_prime256v1 or NID_secp384r1 */
 };
 
+/* The curves keys may use, built once (EC_GROUP creation is costly). */
+struct estca_curves {
+	EC_GROUP *p256, *p384;
+};
+
+int estca_curves_init(struct estca_curves *c) ESTCA_WUR;
+void estca_curves_free(struct estca_curves *c);
+
 /*
  * Look at an encoded public key without building an EVP_PKEY: RSA
  * (modulus size, odd exponent >= 3) or EC on P-256/P-384 (the point must
  * lie on the curve).  Anything else is refused with a one-line reason.
  */
-int estca_spki_inspect(const ESTCA_SPKI *s, struct estca_keyinfo *ki,
-    char *reason, size_t reasonlen) ESTCA_WUR;
+int estca_spki_inspect(const ESTCA_SPKI *s, const struct estca_curves *curves,
+    struct estca_keyinfo *ki, char *reason, size_t reasonlen) ESTCA_WUR;
 
 /*
  * Does the profile accept this subject public key?  On refusal, reason

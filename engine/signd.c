@@ -61,6 +61,8 @@ struct signd {
 	const char *module, *token, *pin_file, *audit_path;
 	long max_conns;
 	struct estca_profiles profiles;
+	struct estca_curves curves;
+	int verify_signatures;
 	struct estca_ca cas[MAX_CAS];
 	size_t ncas;
 	struct estca_hsm *hsm;
@@ -137,7 +139,7 @@ check_keys(const struct estca_conf *c)
 {
 	static const char *global[] = { "socket", "socket_group", "socket_mode",
 		"allow_uids", "allow_gids", "user", "pkcs11_module", "token_label",
-		"pin_file", "audit_log", "max_connections", NULL };
+		"pin_file", "audit_log", "max_connections", "verify_signatures", NULL };
 	static const char *ca[] = { "key_label", "chain", NULL };
 
 	for (size_t i = 0; i < c->n; i++) {
@@ -295,6 +297,19 @@ load_config(struct signd *sd)
 	    (sd->pin_file = required(sd, "", "", "pin_file")) == NULL)
 		return ESTCA_ERR_CONFIG;
 	sd->audit_path = estca_conf_get(&sd->conf, "", "", "audit_log");
+	sd->verify_signatures = 1;
+	if ((v = estca_conf_get(&sd->conf, "", "", "verify_signatures")) != NULL) {
+		if (strcmp(v, "yes") == 0)
+			sd->verify_signatures = 1;
+		else if (strcmp(v, "no") == 0)
+			sd->verify_signatures = 0;
+		else {
+			log_err("verify_signatures must be yes or no");
+			return ESTCA_ERR_CONFIG;
+		}
+	}
+	if (estca_curves_init(&sd->curves) != 0)
+		return ESTCA_ERR_NOMEM;
 
 	for (size_t i = 0; i < sd->conf.n; i++) {
 		const struct estca_conf_entry *e = &sd->conf.e[i];
@@ -653,6 +668,8 @@ op_issue(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
 	rq.sans = q->sans;
 	rq.spki = q->spki;
 	rq.validity_secs = validity;
+	rq.curves = &sd->curves;
+	rq.verify = sd->verify_signatures;
 	if ((err = hsm_acquire(sd)) != 0) {
 		snprintf(reason, sizeof(reason), "HSM unavailable; retry later");
 		goto refuse;
@@ -1028,6 +1045,7 @@ cleanup(struct signd *sd)
 	for (size_t i = 0; i < sd->ncas; i++)
 		sk_X509_pop_free(sd->cas[i].chain, X509_free);
 	estca_hsm_close(sd->hsm);
+	estca_curves_free(&sd->curves);
 	estca_conf_free(&sd->conf);
 	if (sd->audit_fd >= 0)
 		close(sd->audit_fd);
