@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - helpers for estca's shell tests.  Source it; do not run it.
 #
 #   . "$(dirname "$0")/lib.sh"

@@ -52,8 +52,8 @@ usage() {
 	exit 2
 }
 
-# die MSG [LOG...]: report, show the end of the logs that explain it, stop
-# whatever this rig already started, and fail.
+# die MSG [LOG...]: report, show the end of the logs that explain it, and
+# fail; in `up`, first stop whatever this rig had started.
 die() {
 	local msg=$1 f
 	shift
@@ -63,7 +63,7 @@ die() {
 		echo "---- last lines of $f" >&2
 		tail -n 30 "$f" >&2
 	done
-	if [ "${UP_STARTED:-no}" = yes ]; then
+	if [ "${cmd:-}" = up ] && [ "${UP_STARTED:-no}" = yes ]; then
 		echo "$PROG: stopping what was started" >&2
 		do_down >&2 || true
 	fi
@@ -136,7 +136,7 @@ pg_bindir() {
 			return 0
 		fi
 	fi
-	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+	d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 	if [ -n "$d" ] && [ -x "$d/initdb" ]; then
 		echo "$d"
 		return 0
@@ -295,8 +295,9 @@ setup_hsm() {
 		    --subject "$CA_SUBJECT" --days 3650 \
 		    --estca-ca "$DIR/bin/estca-ca" >>"$LOG/hsm-init.log" 2>&1 ||
 		    die "estca-hsm-init failed" "$LOG/hsm-init.log"
-		[ -s "$HSM/ca.pem" ] && [ -s "$HSM/chain.pem" ] ||
-		    die "estca-hsm-init wrote no ca.pem/chain.pem" "$LOG/hsm-init.log"
+		if [ ! -s "$HSM/ca.pem" ] || [ ! -s "$HSM/chain.pem" ]; then
+			die "estca-hsm-init wrote no ca.pem/chain.pem" "$LOG/hsm-init.log"
+		fi
 	fi
 	install -m 644 "$HSM/ca.pem" "$DIR/ca/ca.pem"
 	install -m 644 "$HSM/chain.pem" "$DIR/ca/chain.pem"
@@ -441,6 +442,7 @@ render_configs() {
 san_opts() {
 	local base=$1 name=$2
 	[ -n "$base" ] || return 0
+	[ -d "$LOG/asan" ] || install -d -m 1777 "$LOG/asan"
 	echo "$base:log_path=$LOG/asan/$name"
 }
 
@@ -669,7 +671,9 @@ umask 022
 
 case $cmd in
 up) do_up ;;
-down) do_down; say "down: $DIR (data kept; remove with: rm -rf $DIR)" ;;
+down)
+	do_down
+	[ ! -d "$DIR" ] || say "down: $DIR (data kept; remove with: rm -rf $DIR)" ;;
 engine-stop) stop_engine ;;
 engine-start)
 	[ -f "$SIGND_CONF" ] || die "no $SIGND_CONF: bring the rig up first"

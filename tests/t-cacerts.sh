@@ -188,7 +188,7 @@ is "error body is one line of text" "$(grep -c '' "$W/e404.body")" 1
 
 # Concurrency: more requests at once than workers Apache has started.
 codes=$(
-	for i in $(seq 1 24); do
+	for _ in $(seq 1 24); do
 		curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 \
 		    --cacert "$ESTCA_CACERT" "$EST/cacerts" &
 	done
