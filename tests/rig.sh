@@ -281,6 +281,7 @@ copy_binaries() {
 	# directory is out of its reach, a copy in the rig is not.
 	install -m 755 "$BUILDDIR/engine/estca-signd" "$BUILDDIR/engine/estca-ca" \
 	    "$BUILDDIR/fcgi/estca-fcgi" "$DIR/bin/"
+	install -m 644 "$srcdir/tests/lsan.supp" "$DIR/bin/lsan.supp"
 }
 
 setup_hsm() {
@@ -456,6 +457,7 @@ start_engine() {
 	export SOFTHSM2_CONF=$HSM/softhsm2.conf
 	[ -z "${ASAN_OPTIONS:-}" ] || env+=("ASAN_OPTIONS=$(san_opts "$ASAN_OPTIONS" signd)")
 	[ -z "${UBSAN_OPTIONS:-}" ] || env+=("UBSAN_OPTIONS=$(san_opts "$UBSAN_OPTIONS" signd)")
+	[ -z "${ASAN_OPTIONS:-}" ] || env+=("LSAN_OPTIONS=suppressions=$DIR/bin/lsan.supp:print_suppressions=0")
 	env ${env[@]+"${env[@]}"} "$DIR/bin/estca-signd" -f "$SIGND_CONF" -n \
 	    </dev/null >>"$LOG/signd.log" 2>&1 ||
 	    die "estca-signd -n rejects $SIGND_CONF" "$LOG/signd.log"
@@ -487,6 +489,9 @@ apache_fcgid_env() {
 		[ -n "${!v:-}" ] || continue
 		printf 'FcgidInitialEnv %s "%s"\n' "$v" "$(san_opts "${!v}" fcgi)"
 	done
+	[ -z "${ASAN_OPTIONS:-}" ] ||
+	    printf 'FcgidInitialEnv LSAN_OPTIONS "suppressions=%s:print_suppressions=0"\n' \
+	    "$DIR/bin/lsan.supp"
 }
 
 render_apache() {

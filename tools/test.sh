@@ -117,11 +117,9 @@ run_suite werror "$srcdir/build" --werror
 # Sanitizer run.  Address and undefined-behaviour errors abort.  The rig
 # passes these options on to the engine and the FastCGI workers and points
 # their reports into <rig>/log/asan/; a test fails when a report is there.
-# XXX Leak checking is off: at exit, estca-ca and estca-signd still hold a
-# few hundred bytes of libp11/libcrypto objects made by the HSM layer, so
-# LeakSanitizer would fail every test that sets up a token.  Run with
-# ASAN_OPTIONS=detect_leaks=1 to see them.
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1
+# Leak checking is on; tests/lsan.supp suppresses what libp11 itself keeps.
+export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=1:strict_string_checks=1
+export LSAN_OPTIONS="suppressions=$srcdir/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite asan "$srcdir/build-asan" --sanitizers --werror
 
