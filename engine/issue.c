@@ -135,16 +135,18 @@ out:
 	return ok;
 }
 
+/* keyUsage from ESTCA_KU_* style bits (bit n = RFC 5280 bit n). */
 static int
-add_key_usage(X509 *x, const int *bits, size_t n)
+add_key_usage(X509 *x, unsigned bits)
 {
 	ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
 	int ok = 1;
 
 	if (ku == NULL)
 		return 0;
-	for (size_t i = 0; i < n && ok; i++)
-		ok = ASN1_BIT_STRING_set_bit(ku, bits[i], 1);
+	for (int i = 0; i < 9 && ok; i++)
+		if (bits & (1u << i))
+			ok = ASN1_BIT_STRING_set_bit(ku, i, 1);
 	if (ok)
 		ok = X509_add1_ext_i2d(x, NID_key_usage, ku, 1, X509V3_ADD_DEFAULT) == 1;
 	ASN1_BIT_STRING_free(ku);
@@ -298,8 +300,7 @@ estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
     const struct estca_ee_req *rq, const unsigned char serial[ESTCA_SERIAL_LEN],
     X509 **out, char *reason, size_t reasonlen)
 {
-	static const int ku_ec[] = { 0 };          /* digitalSignature */
-	static const int ku_rsa[] = { 0, 2 };      /* + keyEncipherment */
+	unsigned ku;
 	struct estca_keyinfo ki;
 	int nsans = rq->sans ? sk_GENERAL_NAME_num(rq->sans) : 0;
 	int empty_subject = X509_NAME_entry_count(rq->subject) == 0;
@@ -319,6 +320,17 @@ estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
 		snprintf(reason, reasonlen, "empty subject and no subjectAltName");
 		return ESTCA_ERR_REFUSED;
 	}
+	/* keyUsage: the profile's, else by key type; never one the key
+	 * cannot do (RFC 5280 4.2.1.3 with RFC 8813 for EC) */
+	ku = p->ku ? p->ku : ki.is_rsa ?
+	    ESTCA_KU_DIGITAL_SIGNATURE | ESTCA_KU_KEY_ENCIPHERMENT :
+	    ESTCA_KU_DIGITAL_SIGNATURE;
+	if ((ki.is_rsa && (ku & ESTCA_KU_KEY_AGREEMENT)) ||
+	    (!ki.is_rsa && (ku & ESTCA_KU_KEY_ENCIPHERMENT))) {
+		snprintf(reason, reasonlen, "profile %s key usage does not fit a%s key",
+		    p->name, ki.is_rsa ? "n RSA" : "n EC");
+		return ESTCA_ERR_REFUSED;
+	}
 	if (validity > p->max_validity_secs) {
 		snprintf(reason, reasonlen,
 		    "validity of %ld s beyond profile %s cap of %ld s", validity,
@@ -335,8 +347,7 @@ estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
 	    !set_validity(x, validity, X509_get0_notAfter(ca->cert)) ||
 	    !copy_pubkey(x, rq->spki) ||
 	    !add_basic_constraints(x, 0, -1) ||
-	    !(ki.is_rsa ? add_key_usage(x, ku_rsa, 2) :
-	      add_key_usage(x, ku_ec, 1)) ||
+	    !add_key_usage(x, ku) ||
 	    !add_eku(x, p->eku) ||
 	    !add_key_ids(x, ca->cert) ||
 	    !add_urls(x, p))
@@ -365,7 +376,8 @@ estca_issue_ca(EVP_PKEY *sign_key, const EVP_MD *md, const X509 *issuer,
     const unsigned char serial[ESTCA_SERIAL_LEN], X509 **out,
     char *reason, size_t reasonlen)
 {
-	static const int ku[] = { 0, 5, 6 };  /* digitalSignature, keyCertSign, cRLSign */
+	/* digitalSignature, keyCertSign (bit 5), cRLSign (bit 6) */
+	const unsigned ku = ESTCA_KU_DIGITAL_SIGNATURE | 1u << 5 | 1u << 6;
 	EVP_PKEY *verify_with;
 	X509 *x;
 	int r = ESTCA_ERR_NOMEM;
@@ -381,7 +393,7 @@ estca_issue_ca(EVP_PKEY *sign_key, const EVP_MD *md, const X509 *issuer,
 	    !set_validity(x, days * 86400L, issuer ? X509_get0_notAfter(issuer) : NULL) ||
 	    !X509_set_pubkey(x, subject_pub) ||
 	    !add_basic_constraints(x, 1, pathlen) ||
-	    !add_key_usage(x, ku, 3) ||
+	    !add_key_usage(x, ku) ||
 	    !add_key_ids(x, issuer))
 		goto fail;
 	if ((r = estca_lint(x, issuer ? issuer : x, reason, reasonlen)) != 0)

@@ -41,7 +41,7 @@ static const struct estca_profile builtin[] = {
 };
 
 static const char *const profile_keys[] = { "validity_days",
-	"max_validity_days", "ext_key_usage", "san_types", "key_types",
+	"max_validity_days", "key_usage", "ext_key_usage", "san_types", "key_types",
 	"min_rsa_bits", "crl_url", "ocsp_url", "ca_issuers_url", NULL };
 
 const struct estca_profile *
@@ -89,6 +89,22 @@ eku_word(struct estca_profile *p, const char *w)
 	else if (strcmp(w, "serverAuth") == 0)
 		p->eku |= ESTCA_EKU_SERVER;
 	else if (strcmp(w, "none") != 0)
+		return ESTCA_ERR_CONFIG;
+	return 0;
+}
+
+static int
+ku_word(struct estca_profile *p, const char *w)
+{
+	if (strcmp(w, "digitalSignature") == 0)
+		p->ku |= ESTCA_KU_DIGITAL_SIGNATURE;
+	else if (strcmp(w, "nonRepudiation") == 0)
+		p->ku |= ESTCA_KU_NON_REPUDIATION;
+	else if (strcmp(w, "keyEncipherment") == 0)
+		p->ku |= ESTCA_KU_KEY_ENCIPHERMENT;
+	else if (strcmp(w, "keyAgreement") == 0)
+		p->ku |= ESTCA_KU_KEY_AGREEMENT;
+	else
 		return ESTCA_ERR_CONFIG;
 	return 0;
 }
@@ -181,6 +197,9 @@ load_one(const struct estca_conf *c, const char *name, struct estca_profile *p,
 			FAIL("profile %s: validity_days must be 1..max_validity_days", name);
 		p->default_validity_secs = l * DAY;
 	}
+	if ((v = GET("key_usage")) != NULL && each_word(v, ku_word, p, &bad) != 0)
+		FAIL("profile %s: key_usage takes digitalSignature nonRepudiation "
+		    "keyEncipherment keyAgreement", name);
 	if ((v = GET("ext_key_usage")) != NULL && each_word(v, eku_word, p, &bad) != 0)
 		FAIL("profile %s: ext_key_usage takes clientAuth serverAuth none", name);
 	if ((v = GET("san_types")) != NULL && each_word(v, san_word, p, &bad) != 0)

@@ -21,6 +21,14 @@ enum estca_san_type {
 	ESTCA_SAN_URI = 1 << 3,
 };
 
+/* keyUsage bits (RFC 5280 4.2.1.3 bit numbers). */
+enum estca_ku {
+	ESTCA_KU_DIGITAL_SIGNATURE = 1 << 0,
+	ESTCA_KU_NON_REPUDIATION = 1 << 1,
+	ESTCA_KU_KEY_ENCIPHERMENT = 1 << 2,
+	ESTCA_KU_KEY_AGREEMENT = 1 << 4,
+};
+
 enum estca_eku {
 	ESTCA_EKU_CLIENT = 1 << 0,
 	ESTCA_EKU_SERVER = 1 << 1,
@@ -33,6 +41,7 @@ struct estca_profile {
 	char name[64];
 	long default_validity_secs;   /* when the request names none */
 	long max_validity_secs;       /* cap, whatever the request says */
+	unsigned ku;                  /* ESTCA_KU_* bits; 0: by key type */
 	unsigned eku;                 /* ESTCA_EKU_* bits */
 	unsigned san_types;           /* ESTCA_SAN_* bits allowed */
 	int allow_rsa;
@@ -52,7 +61,7 @@ struct estca_profiles {
 /*
  * The built-in profiles (device, tls-server), then every [profile NAME]
  * section of c (c may be NULL), which replaces a built-in of the same name.
- * Section keys: validity_days, max_validity_days, ext_key_usage,
+ * Section keys: validity_days, max_validity_days, key_usage, ext_key_usage,
  * san_types, key_types, min_rsa_bits, crl_url, ocsp_url, ca_issuers_url.
  */
 int estca_profiles_load(const struct estca_conf *c, struct estca_profiles *ps,

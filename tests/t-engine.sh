@@ -81,6 +81,11 @@ max_validity_days = 90
 ext_key_usage = clientAuth
 san_types = dns
 key_types = ec:P-256
+
+[profile agree]
+max_validity_days = 30
+key_usage = digitalSignature keyAgreement
+key_types = rsa ec:P-256
 CONF
 
 check "config check accepts the configuration" "$D/bin/estca-signd" -n -f "$D/signd.conf"
@@ -186,9 +191,17 @@ refuse "SAN type outside the profile" "subjectAltName of type IP" sign p256 iot 
 refuse "key type outside the profile" "key type RSA not allowed" sign p256 iot "$D/rsa2048.csr"
 refuse "keygen of an unsupported key type" "key type not supported" \
     keygen p256 device ed25519 "$D/ec256.csr" "$D/k.der"
+refuse "key usage that does not fit the key" "key usage does not fit" \
+    sign p256 agree "$D/rsa2048.csr"
+if "$EC" "$SOCK" sign p256 agree "$D/ec256.csr" | openssl x509 -noout -text |
+    grep -q "Digital Signature, Key Agreement"; then
+	ok "profile key_usage reaches the certificate"
+else
+	fail "profile key_usage reaches the certificate"
+fi
 check "profile iot issues within its rules" "$EC" "$SOCK" sign p256 iot "$D/dnsonly.csr"
 n=$(grep -c 'result=refused' "$D/audit.log")
-if [ "$n" -ge 9 ]; then ok "every refusal has an audit line"; else fail "every refusal has an audit line" "$n lines"; fi
+if [ "$n" -ge 10 ]; then ok "every refusal has an audit line"; else fail "every refusal has an audit line" "$n lines"; fi
 
 # serverkeygen: key pairs made in the token, exported, destroyed.
 objs_before=$(pkcs11-tool --module "$MODULE" --token-label estca --list-objects 2>/dev/null | grep -c 'Object;')
