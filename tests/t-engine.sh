@@ -85,6 +85,7 @@ key_types = ec:P-256
 [profile agree]
 max_validity_days = 30
 key_usage = digitalSignature keyAgreement
+san_types = dns ip
 key_types = rsa ec:P-256
 CONF
 
