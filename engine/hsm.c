@@ -181,26 +181,31 @@ fail:
 	return r;
 }
 
-int
-estca_hsm_get_key(struct estca_hsm *h, const char *label, EVP_PKEY **out)
+/* Find the key labelled label among the token's private (or public) keys. */
+static int
+find_key(struct estca_hsm *h, const char *label, int private, EVP_PKEY **out)
 {
 	PKCS11_KEY *keys = NULL;
 	unsigned int nkeys = 0;
 	EVP_PKEY *pk = NULL;
+	const char *kind = private ? "private" : "public";
 	int r = ESTCA_ERR_NOT_FOUND;
 
 	*out = NULL;
 	pthread_mutex_lock(&h->lock);
-	if (PKCS11_enumerate_keys(h->slot->token, &keys, &nkeys) != 0) {
-		estca_log_ssl(ESTCA_LOG_ERR, "cannot list the token's private keys");
+	if ((private ? PKCS11_enumerate_keys(h->slot->token, &keys, &nkeys) :
+	    PKCS11_enumerate_public_keys(h->slot->token, &keys, &nkeys)) != 0) {
+		estca_log_ssl(ESTCA_LOG_ERR, "cannot list the token's keys");
 		r = ESTCA_ERR_HSM;
 		goto out;
 	}
 	for (unsigned int i = 0; i < nkeys; i++) {
 		if (keys[i].label == NULL || strcmp(keys[i].label, label) != 0)
 			continue;
-		if ((pk = PKCS11_get_private_key(&keys[i])) == NULL) {
-			estca_log_ssl(ESTCA_LOG_ERR, "cannot use private key");
+		pk = private ? PKCS11_get_private_key(&keys[i]) :
+		    PKCS11_get_public_key(&keys[i]);
+		if (pk == NULL) {
+			estca_log_ssl(ESTCA_LOG_ERR, "cannot use key");
 			r = ESTCA_ERR_HSM;
 			goto out;
 		}
@@ -208,7 +213,7 @@ estca_hsm_get_key(struct estca_hsm *h, const char *label, EVP_PKEY **out)
 		break;
 	}
 	if (r == ESTCA_ERR_NOT_FOUND)
-		log_err("no private key labelled '%s' in the token", label);
+		log_err("no %s key labelled '%s' in the token", kind, label);
 out:
 	pthread_mutex_unlock(&h->lock);
 	*out = pk;
@@ -216,37 +221,15 @@ out:
 }
 
 int
+estca_hsm_get_key(struct estca_hsm *h, const char *label, EVP_PKEY **out)
+{
+	return find_key(h, label, 1, out);
+}
+
+int
 estca_hsm_get_pubkey(struct estca_hsm *h, const char *label, EVP_PKEY **out)
 {
-	PKCS11_KEY *keys = NULL;
-	unsigned int nkeys = 0;
-	EVP_PKEY *pk = NULL;
-	int r = ESTCA_ERR_NOT_FOUND;
-
-	*out = NULL;
-	pthread_mutex_lock(&h->lock);
-	if (PKCS11_enumerate_public_keys(h->slot->token, &keys, &nkeys) != 0) {
-		estca_log_ssl(ESTCA_LOG_ERR, "cannot list the token's public keys");
-		r = ESTCA_ERR_HSM;
-		goto out;
-	}
-	for (unsigned int i = 0; i < nkeys; i++) {
-		if (keys[i].label == NULL || strcmp(keys[i].label, label) != 0)
-			continue;
-		if ((pk = PKCS11_get_public_key(&keys[i])) == NULL) {
-			estca_log_ssl(ESTCA_LOG_ERR, "cannot read public key");
-			r = ESTCA_ERR_HSM;
-			goto out;
-		}
-		r = 0;
-		break;
-	}
-	if (r == ESTCA_ERR_NOT_FOUND)
-		log_err("no public key labelled '%s' in the token", label);
-out:
-	pthread_mutex_unlock(&h->lock);
-	*out = pk;
-	return r;
+	return find_key(h, label, 0, out);
 }
 
 int
