@@ -6,6 +6,7 @@
  * server (statement logs would keep it): hashes are fetched and checked here.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -97,7 +98,8 @@ db_connect(struct estca_db *db, char *detail, size_t len)
 /*
  * SQLSTATE classes that mean "try again later": connection exceptions (08),
  * insufficient resources (53), operator intervention such as a shutdown in
- * progress (57P0x), and serialization failures / deadlocks (40001, 40P01).
+ * progress (57P0x), serialization failures / deadlocks (40001, 40P01) and
+ * lock timeouts (55P03).
  */
 static int
 transient_sqlstate(const char *s)
@@ -106,7 +108,7 @@ transient_sqlstate(const char *s)
 		return 0;
 	return strncmp(s, "08", 2) == 0 || strncmp(s, "53", 2) == 0 ||
 	    strncmp(s, "57P", 3) == 0 || strcmp(s, "40001") == 0 ||
-	    strcmp(s, "40P01") == 0;
+	    strcmp(s, "40P01") == 0 || strcmp(s, "55P03") == 0;
 }
 
 /*
@@ -233,4 +235,297 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 		return ESTCA_ERR_INTERNAL;
 	}
 	return 0;
+}
+
+/* Column col of row as a non-negative integer no larger than max. */
+static int
+get_ll(const PGresult *res, int row, int col, long long max, long long *out)
+{
+	const char *v;
+	char *end;
+	long long n;
+
+	if (PQgetisnull(res, row, col))
+		return ESTCA_ERR_INTERNAL;
+	v = PQgetvalue(res, row, col);
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (end == v || *end != 0 || errno != 0 || n < 0 || n > max)
+		return ESTCA_ERR_INTERNAL;
+	*out = n;
+	return 0;
+}
+
+/* A statement whose result carries nothing we need. */
+static int
+db_run(struct estca_db *db, const char *sql, int nparams,
+    const char *const *params, char *detail, size_t len)
+{
+	PGresult *res;
+	int r;
+
+	if ((r = db_exec(db, sql, nparams, params, &res, detail, len)) != 0)
+		return r;
+	PQclear(res);
+	return 0;
+}
+
+int
+estca_db_begin(struct estca_db *db, char *detail, size_t detaillen)
+{
+	int r;
+
+	if ((r = db_run(db, "BEGIN", 0, NULL, detail, detaillen)) != 0)
+		return r;
+	/* set_config(..., true) is SET LOCAL: it ends with the transaction */
+	r = db_run(db, "SELECT pg_catalog.set_config('lock_timeout', '10s', true)",
+	    0, NULL, detail, detaillen);
+	if (r != 0)
+		estca_db_rollback(db);
+	return r;
+}
+
+int
+estca_db_commit(struct estca_db *db, char *detail, size_t detaillen)
+{
+	int r = db_run(db, "COMMIT", 0, NULL, detail, detaillen);
+
+	/* A COMMIT of a failed transaction reports ROLLBACK and succeeds. */
+	if (r == 0 && db->conn != NULL &&
+	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		r = ESTCA_ERR_INTERNAL;
+	if (r != 0)
+		estca_db_rollback(db);
+	return r;
+}
+
+void
+estca_db_rollback(struct estca_db *db)
+{
+	PGresult *res;
+
+	if (db->conn == NULL || PQtransactionStatus(db->conn) == PQTRANS_IDLE)
+		return;
+	res = PQexec(db->conn, "ROLLBACK");
+	PQclear(res);
+	/* A connection that cannot even roll back is not worth keeping. */
+	if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		drop(db);
+}
+
+void
+estca_db_ee_clear(struct estca_end_entity *ee)
+{
+	for (size_t i = 0; i < ee->nsans; i++)
+		OPENSSL_free(ee->sans[i]);
+	OPENSSL_cleanse(ee, sizeof(*ee));
+}
+
+int
+estca_db_ee_lock(struct estca_db *db, const char *alias, const char *username,
+    long long id, struct estca_end_entity *ee, char *detail, size_t detaillen)
+{
+	/* One row per registered SAN (one with a NULL san when none), in the
+	 * order the DBA gave them; only the end entity row is locked. */
+	static const char cols[] =
+	    "SELECT e.id, e.username, e.subject_dn, e.code_hash, e.uses_left,"
+	    " e.failed_attempts, e.status, s.san"
+	    " FROM est.end_entity e"
+	    " LEFT JOIN LATERAL unnest(e.sans) WITH ORDINALITY AS s(san, i) ON true";
+	static const char by_name[] =
+	    " WHERE e.alias = $1 AND e.username = $2 ORDER BY s.i FOR UPDATE OF e";
+	static const char by_id[] = " WHERE e.id = $1 ORDER BY s.i FOR UPDATE OF e";
+	char sql[sizeof(cols) + sizeof(by_name) + sizeof(by_id)], idtext[24];
+	const char *params[2];
+	PGresult *res;
+	long long v;
+	int r, n;
+
+	memset(ee, 0, sizeof(*ee));
+	if (username != NULL) {
+		snprintf(sql, sizeof(sql), "%s%s", cols, by_name);
+		params[0] = alias;
+		params[1] = username;
+		n = 2;
+	} else {
+		snprintf(sql, sizeof(sql), "%s%s", cols, by_id);
+		snprintf(idtext, sizeof(idtext), "%lld", id);
+		params[0] = idtext;
+		n = 1;
+	}
+	if ((r = db_exec(db, sql, n, params, &res, detail, detaillen)) != 0)
+		return r;
+	n = PQntuples(res);
+	if (n == 0) {
+		PQclear(res);
+		set_detail(detail, detaillen, "end entity", "not registered");
+		return ESTCA_ERR_NOT_FOUND;
+	}
+	r = ESTCA_ERR_INTERNAL;
+	if (PQnfields(res) != 8 || n > ESTCA_DB_SANS_MAX ||
+	    get_ll(res, 0, 0, 0x7fffffffffffffffLL, &ee->id) != 0 ||
+	    get_text(res, 1, ee->username, sizeof(ee->username)) != 0 ||
+	    get_text(res, 2, ee->subject_dn, sizeof(ee->subject_dn)) != 0 ||
+	    get_text(res, 3, ee->code_hash, sizeof(ee->code_hash)) != 0 ||
+	    get_ll(res, 0, 4, 0x7fffffff, &v) != 0)
+		goto bad;
+	ee->uses_left = (int)v;
+	if (get_ll(res, 0, 5, 0x7fffffff, &v) != 0 ||
+	    get_text(res, 6, ee->status, sizeof(ee->status)) != 0)
+		goto bad;
+	ee->failed_attempts = (int)v;
+	ee->has_subject_dn = !PQgetisnull(res, 0, 2);
+	ee->has_code = !PQgetisnull(res, 0, 3) && ee->code_hash[0] != 0;
+	for (int i = 0; i < n; i++) {
+		if (PQgetisnull(res, i, 7))
+			continue;
+		if ((ee->sans[ee->nsans] = OPENSSL_strdup(PQgetvalue(res, i, 7))) == NULL) {
+			r = ESTCA_ERR_NOMEM;
+			goto bad;
+		}
+		ee->nsans++;
+	}
+	PQclear(res);
+	return 0;
+bad:
+	PQclear(res);
+	estca_db_ee_clear(ee);
+	set_detail(detail, detaillen, "end entity",
+	    r == ESTCA_ERR_NOMEM ? "out of memory" : "row does not fit (schema mismatch?)");
+	return r;
+}
+
+int
+estca_db_ee_failed(struct estca_db *db, long long id, bool lock, char *detail,
+    size_t detaillen)
+{
+	static const char sql[] =
+	    "UPDATE est.end_entity SET failed_attempts = failed_attempts + 1,"
+	    " status = CASE WHEN $2 THEN 'locked' ELSE status END"
+	    " WHERE id = $1";
+	char idtext[24];
+	const char *params[2] = { idtext, lock ? "true" : "false" };
+
+	snprintf(idtext, sizeof(idtext), "%lld", id);
+	return db_run(db, sql, 2, params, detail, detaillen);
+}
+
+int
+estca_db_ee_consume(struct estca_db *db, long long id, char *detail,
+    size_t detaillen)
+{
+	static const char sql[] =
+	    "UPDATE est.end_entity SET uses_left = uses_left - 1, failed_attempts = 0"
+	    " WHERE id = $1 AND uses_left > 0";
+	char idtext[24];
+	const char *params[1] = { idtext };
+	PGresult *res;
+	int r;
+
+	snprintf(idtext, sizeof(idtext), "%lld", id);
+	if ((r = db_exec(db, sql, 1, params, &res, detail, detaillen)) != 0)
+		return r;
+	r = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : ESTCA_ERR_REFUSED;
+	PQclear(res);
+	if (r != 0)
+		set_detail(detail, detaillen, "end entity", "no use left");
+	return r;
+}
+
+/* Text form of a bytea parameter: \x and two hex digits per byte. */
+static char *
+bytea_hex(const unsigned char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *s;
+
+	if (n > (SIZE_MAX - 3) / 2 || (s = OPENSSL_malloc(2 * n + 3)) == NULL)
+		return NULL;
+	s[0] = '\\';
+	s[1] = 'x';
+	for (size_t i = 0; i < n; i++) {
+		s[2 + 2 * i] = hex[p[i] >> 4];
+		s[3 + 2 * i] = hex[p[i] & 15];
+	}
+	s[2 + 2 * n] = 0;
+	return s;
+}
+
+int
+estca_db_cert_insert(struct estca_db *db, const struct estca_cert_row *c,
+    char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "INSERT INTO est.certificate (issuer, serial, subject, not_before,"
+	    " not_after, der, end_entity, alias)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+	char idtext[24], *der;
+	const char *params[8];
+	int r;
+
+	if ((der = bytea_hex(c->der, c->derlen)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	snprintf(idtext, sizeof(idtext), "%lld", c->end_entity);
+	params[0] = c->issuer;
+	params[1] = c->serial;
+	params[2] = c->subject;
+	params[3] = c->not_before;
+	params[4] = c->not_after;
+	params[5] = der;
+	params[6] = c->end_entity > 0 ? idtext : NULL;
+	params[7] = c->alias;
+	r = db_run(db, sql, 8, params, detail, detaillen);
+	OPENSSL_free(der);
+	return r;
+}
+
+int
+estca_db_cert_state(struct estca_db *db, const unsigned char sha256[32],
+    struct estca_cert_state *st, char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "SELECT alias, revoked_at IS NOT NULL, not_after <= now(), end_entity"
+	    " FROM est.certificate WHERE cert_sha256 = $1";
+	const char *params[1];
+	char *hash;
+	PGresult *res;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((hash = bytea_hex(sha256, 32)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	params[0] = hash;
+	r = db_exec(db, sql, 1, params, &res, detail, detaillen);
+	OPENSSL_free(hash);
+	if (r != 0)
+		return r;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		set_detail(detail, detaillen, "certificate", "not recorded");
+		return ESTCA_ERR_NOT_FOUND;
+	}
+	if (PQnfields(res) != 4 || get_text(res, 0, st->alias, sizeof(st->alias)) != 0 ||
+	    (!PQgetisnull(res, 0, 3) &&
+	    get_ll(res, 0, 3, 0x7fffffffffffffffLL, &st->end_entity) != 0)) {
+		PQclear(res);
+		set_detail(detail, detaillen, "certificate", "row does not fit");
+		return ESTCA_ERR_INTERNAL;
+	}
+	st->revoked = get_bool(res, 1);
+	st->expired = get_bool(res, 2);
+	PQclear(res);
+	return 0;
+}
+
+int
+estca_db_audit(struct estca_db *db, const struct estca_audit_row *a,
+    char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "INSERT INTO est.audit (alias, username, operation, decision, reason,"
+	    " requester, serial) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+	const char *params[7] = { a->alias, a->username, a->operation,
+	    a->accept ? "accept" : "refuse", a->reason, a->requester, a->serial };
+
+	return db_run(db, sql, 7, params, detail, detaillen);
 }

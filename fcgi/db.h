@@ -44,4 +44,92 @@ void estca_db_close(struct estca_db *db);
 int estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
     char *detail, size_t detaillen) ESTCA_WUR;
 
+/*
+ * Transactions.  begin starts one with a lock timeout (a request never
+ * waits long behind another holding an end entity); rollback is best
+ * effort and safe to call outside a transaction.  A lock timeout,
+ * deadlock or serialization failure is ESTCA_ERR_UNAVAILABLE.
+ */
+int estca_db_begin(struct estca_db *db, char *detail, size_t detaillen) ESTCA_WUR;
+int estca_db_commit(struct estca_db *db, char *detail, size_t detaillen) ESTCA_WUR;
+void estca_db_rollback(struct estca_db *db);
+
+#define ESTCA_DB_USERNAME_MAX 256
+#define ESTCA_DB_DN_MAX 1024
+#define ESTCA_DB_SANS_MAX 64
+#define ESTCA_DB_HASH_MAX 255
+
+/* A row of est.end_entity; sans are allocated: estca_db_ee_clear(). */
+struct estca_end_entity {
+	long long id;
+	char username[ESTCA_DB_USERNAME_MAX + 1];
+	bool has_subject_dn;
+	char subject_dn[ESTCA_DB_DN_MAX + 1];
+	bool has_code;
+	char code_hash[ESTCA_DB_HASH_MAX + 1];    /* wiped by _clear */
+	int uses_left;
+	int failed_attempts;
+	char status[16];
+	char *sans[ESTCA_DB_SANS_MAX];
+	size_t nsans;
+};
+void estca_db_ee_clear(struct estca_end_entity *ee);
+
+/*
+ * Fetch and lock (SELECT ... FOR UPDATE, inside a transaction) the end
+ * entity (alias, username), or the one with id when username is NULL.
+ * ESTCA_ERR_NOT_FOUND when there is none.
+ */
+int estca_db_ee_lock(struct estca_db *db, const char *alias,
+    const char *username, long long id, struct estca_end_entity *ee,
+    char *detail, size_t detaillen) ESTCA_WUR;
+
+/* Count one failed code attempt; lock the end entity too when lock. */
+int estca_db_ee_failed(struct estca_db *db, long long id, bool lock,
+    char *detail, size_t detaillen) ESTCA_WUR;
+
+/* Use up one enrollment (uses_left - 1, failures cleared).
+ * ESTCA_ERR_REFUSED if no use was left. */
+int estca_db_ee_consume(struct estca_db *db, long long id, char *detail,
+    size_t detaillen) ESTCA_WUR;
+
+/* A certificate to record in est.certificate. */
+struct estca_cert_row {
+	const char *issuer;        /* RFC 4514 */
+	const char *serial;        /* upper-case hex, no leading zeros */
+	const char *subject;
+	const char *not_before;    /* timestamptz text */
+	const char *not_after;
+	const unsigned char *der;
+	size_t derlen;
+	long long end_entity;      /* 0: none */
+	const char *alias;
+};
+int estca_db_cert_insert(struct estca_db *db, const struct estca_cert_row *c,
+    char *detail, size_t detaillen) ESTCA_WUR;
+
+/* What est.certificate says about the certificate whose DER has this
+ * SHA-256.  ESTCA_ERR_NOT_FOUND when it is not there. */
+struct estca_cert_state {
+	char alias[ESTCA_DB_NAME_MAX + 1];   /* "" when NULL */
+	bool revoked;
+	bool expired;                        /* not_after <= now() */
+	long long end_entity;                /* 0: none */
+};
+int estca_db_cert_state(struct estca_db *db, const unsigned char sha256[32],
+    struct estca_cert_state *st, char *detail, size_t detaillen) ESTCA_WUR;
+
+/* One row of est.audit; NULL fields stay NULL. */
+struct estca_audit_row {
+	const char *alias;
+	const char *username;
+	const char *operation;
+	bool accept;
+	const char *reason;
+	const char *requester;
+	const char *serial;
+};
+int estca_db_audit(struct estca_db *db, const struct estca_audit_row *a,
+    char *detail, size_t detaillen) ESTCA_WUR;
+
 #endif

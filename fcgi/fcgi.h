@@ -43,6 +43,10 @@ struct estca_http {
 	struct est_route route;
 	struct estca_alias alias;   /* the alias row, once looked up */
 	int status;                 /* HTTP status sent, 0 before */
+	/* The body of an operation that takes one (read by main.c): */
+	struct estca_buf body;
+	int body_err;               /* 0, or why body is unusable */
+	char body_why[160];         /* ... in one client-safe line */
 	/* Filled by a handler that returns an error: */
 	char reason[200];           /* for the client (one line); "" = default */
 	char detail[512];           /* for the log only; may name paths, hosts */
@@ -50,6 +54,8 @@ struct estca_http {
 
 /* Operation handlers: 0 after a full reply was written, else an error. */
 int estca_op_cacerts(struct estca_ctx *ctx, struct estca_http *h) ESTCA_WUR;
+int estca_op_simpleenroll(struct estca_ctx *ctx, struct estca_http *h) ESTCA_WUR;
+int estca_op_simplereenroll(struct estca_ctx *ctx, struct estca_http *h) ESTCA_WUR;
 
 /* Format into h->reason / h->detail (truncating); returns err unchanged
  * (reply.c). */

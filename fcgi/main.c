@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 #include <fcgiapp.h>
 #include "fcgi.h"
+#include "body.h"
 #include "reply.h"
 #include "status.h"
 #include "log.h"
@@ -26,17 +27,19 @@
 
 typedef int (*op_handler)(struct estca_ctx *, struct estca_http *);
 
-/* Which file answers which operation; NULL: routed but not implemented. */
+/* Which file answers which operation (NULL: routed but not implemented),
+ * and whether it reads the request body. */
 static const struct {
 	enum est_op op;
 	op_handler fn;
+	bool body;
 } handlers[] = {
-	{ EST_OP_CACERTS, estca_op_cacerts },
-	{ EST_OP_SIMPLEENROLL, NULL },
-	{ EST_OP_SIMPLEREENROLL, NULL },
-	{ EST_OP_SERVERKEYGEN, NULL },
-	{ EST_OP_FULLCMC, NULL },
-	{ EST_OP_CSRATTRS, NULL },
+	{ EST_OP_CACERTS, estca_op_cacerts, false },
+	{ EST_OP_SIMPLEENROLL, estca_op_simpleenroll, true },
+	{ EST_OP_SIMPLEREENROLL, estca_op_simplereenroll, true },
+	{ EST_OP_SERVERKEYGEN, NULL, false },
+	{ EST_OP_FULLCMC, NULL, false },
+	{ EST_OP_CSRATTRS, NULL, false },
 };
 
 static void
@@ -228,7 +231,8 @@ handle(struct estca_ctx *ctx, FCGX_Request *fx)
 {
 	struct estca_http h;
 	op_handler fn = NULL;
-	int r;
+	bool body = false;
+	int r, route_r;
 
 	memset(&h, 0, sizeof(h));
 	h.fx = fx;
@@ -237,29 +241,38 @@ handle(struct estca_ctx *ctx, FCGX_Request *fx)
 		h.method = "";
 	h.head = strcmp(h.method, "HEAD") == 0;
 	log_path(fx, h.logpath, sizeof(h.logpath));
+	estca_buf_init(&h.body, ctx->conf.max_body, false);
 
-	/*
-	 * No operation reads a body yet: drain it before answering so a
-	 * server that sends the whole body first (mod_fcgid) is never stuck.
-	 * XXX enrollment ops will read the body themselves (max_body cap).
-	 */
-	estca_drain_body(&h, ctx->conf.max_body);
-
-	r = est_route(param(fx, "SCRIPT_NAME"), param(fx, "PATH_INFO"), h.method,
-	    &h.route);
-	if (r != 0) {
-		estca_http_fail(&h, r, h.route.why, NULL);
-		answer_error(&h, r);
-		return;
+	route_r = est_route(param(fx, "SCRIPT_NAME"), param(fx, "PATH_INFO"),
+	    h.method, &h.route);
+	if (route_r == 0) {
+		for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+			if (handlers[i].op == h.route.op) {
+				fn = handlers[i].fn;
+				body = handlers[i].body;
+			}
 	}
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
-		if (handlers[i].op == h.route.op)
-			fn = handlers[i].fn;
+	/*
+	 * The body is read (exactly, up to max_body) or drained before any
+	 * answer, so a server that sends the whole body first (mod_fcgid) is
+	 * never stuck.  A body that is unusable is the handler's to refuse.
+	 */
+	if (fn != NULL && body)
+		h.body_err = estca_body_read(fx->in, param(fx, "CONTENT_LENGTH"),
+		    ctx->conf.max_body, &h.body, h.body_why, sizeof(h.body_why));
+	else
+		estca_drain_body(&h, ctx->conf.max_body);
+
+	if (route_r != 0) {
+		estca_http_fail(&h, route_r, h.route.why, NULL);
+		answer_error(&h, route_r);
+		goto out;
+	}
 	if (fn == NULL) {
 		estca_http_fail(&h, ESTCA_WEB_ERR_NOT_IMPL, "not implemented yet",
 		    NULL);
 		answer_error(&h, ESTCA_WEB_ERR_NOT_IMPL);
-		return;
+		goto out;
 	}
 
 	r = estca_db_alias(ctx->db, h.route.alias, &h.alias, h.detail,
@@ -271,27 +284,29 @@ handle(struct estca_ctx *ctx, FCGX_Request *fx)
 		h.detail[0] = 0;
 		estca_http_fail(&h, r, why, NULL);
 		answer_error(&h, r);
-		return;
+		goto out;
 	}
 	if (r != 0) {
 		estca_http_fail(&h, r, r == ESTCA_ERR_UNAVAILABLE ?
 		    "database temporarily unavailable" : NULL, NULL);
 		answer_error(&h, r);
-		return;
+		goto out;
 	}
 
 	r = fn(ctx, &h);
 	if (r == 0) {
 		log_debug("%s %s: %d", h.method, h.logpath, h.status);
-		return;
+		goto out;
 	}
 	if (h.status != 0) {
 		/* The reply had started: nothing sensible can follow it. */
 		log_info("%s %s: client went away while answering", h.method,
 		    h.logpath);
-		return;
+		goto out;
 	}
 	answer_error(&h, r);
+out:
+	estca_buf_free(&h.body);
 }
 
 int

@@ -62,6 +62,11 @@ struct estca_enroll_facts {
 	const GENERAL_NAMES *sans;  /* NULL: none */
 };
 
+/* Can this alias's enrollment mode enroll here yet?  0, or
+ * ESTCA_ERR_UNSUPPORTED with d filled. */
+int estca_policy_enroll_mode(const struct estca_alias *a,
+    struct estca_decision *d);
+
 /* Decide an initial enrollment (challenge_password, dn_part_password). */
 void estca_policy_enroll(const struct estca_alias *a,
     const struct estca_ee_facts *ee, const struct estca_enroll_facts *f,

@@ -7,10 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include "log.h"
 #include "reply.h"
 #include "status.h"
 
 #define REPLY_HEADER_MAX 2048
+/* A chain or a certificate is a few KB; this only stops a runaway. */
+#define REPLY_MAX_DER (ESTCA_WIRE_MAX_REPLY)
 
 void
 estca_one_line(char *dst, size_t dstlen, const char *s)
@@ -152,4 +156,61 @@ estca_base64_lines(const unsigned char *p, size_t n, struct estca_buf *out)
 		n -= take;
 	}
 	return 0;
+}
+
+/*
+ * DER of a degenerate SignedData: no signers, no content, certificates in
+ * the order given (the encoding keeps it).  *der is OPENSSL_free'd by the
+ * caller.
+ */
+static int
+certs_only_der(STACK_OF(X509) *certs, unsigned char **der, size_t *derlen)
+{
+	PKCS7 *p7;
+	int n, r = ESTCA_ERR_INTERNAL;
+
+	*der = NULL;
+	if ((p7 = PKCS7_new()) == NULL)
+		return ESTCA_ERR_NOMEM;
+	if (!PKCS7_set_type(p7, NID_pkcs7_signed) ||
+	    !PKCS7_content_new(p7, NID_pkcs7_data) ||
+	    !PKCS7_set_detached(p7, 1))
+		goto out;
+	for (int i = 0; i < sk_X509_num(certs); i++)
+		if (!PKCS7_add_certificate(p7, sk_X509_value(certs, i)))
+			goto out;
+	n = i2d_PKCS7(p7, der);
+	if (n <= 0 || (size_t)n > REPLY_MAX_DER) {
+		OPENSSL_free(*der);
+		*der = NULL;
+		goto out;
+	}
+	*derlen = (size_t)n;
+	r = 0;
+out:
+	PKCS7_free(p7);
+	return r;
+}
+
+int
+estca_reply_certs(struct estca_http *h, STACK_OF(X509) *certs, const char *ctype)
+{
+	struct estca_buf body;
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	int r;
+
+	if ((r = certs_only_der(certs, &der, &derlen)) != 0) {
+		estca_log_ssl(ESTCA_LOG_ERR, "encoding PKCS#7");
+		return estca_http_fail(h, r, NULL, "cannot encode PKCS#7");
+	}
+	estca_buf_init(&body, REPLY_MAX_DER * 2, false);
+	r = estca_base64_lines(der, derlen, &body);
+	OPENSSL_free(der);
+	if (r != 0)
+		return estca_http_fail(h, r, NULL, "base64: %s", estca_strerror(r));
+	r = estca_reply(h, 200, ctype, "Content-Transfer-Encoding: base64\r\n",
+	    body.data, body.len);
+	estca_buf_free(&body);
+	return r;
 }

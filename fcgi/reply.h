@@ -9,6 +9,7 @@
 #define ESTCA_REPLY_H
 
 #include <stddef.h>
+#include <openssl/x509.h>
 #include "errors.h"
 #include "buf.h"
 #include "fcgi.h"
@@ -28,6 +29,16 @@ int estca_reply(struct estca_http *h, int http, const char *ctype,
  * Retry-After: for temporary conditions.  Returns 0 or ESTCA_ERR_IO.
  */
 int estca_reply_error(struct estca_http *h, int err) ESTCA_WUR;
+
+/*
+ * Send a 200 whose body is base64 (with line breaks) of a certs-only
+ * PKCS#7 SignedData holding certs in their order (cacerts, enrollment
+ * replies), under Content-Type ctype with Content-Transfer-Encoding:
+ * base64.  Returns 0, ESTCA_ERR_IO, or an encoding error before anything
+ * was sent (h->detail says which).
+ */
+int estca_reply_certs(struct estca_http *h, STACK_OF(X509) *certs,
+    const char *ctype) ESTCA_WUR;
 
 /*
  * Read and throw away what is left of the request body, at most cap bytes.

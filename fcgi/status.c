@@ -17,6 +17,8 @@ static const struct estca_status table[] = {
 	    "method not allowed for this operation", false },
 	{ ESTCA_ERR_TOO_LARGE, 413, "Content Too Large",
 	    "request body too large", false },
+	{ ESTCA_WEB_ERR_MEDIA_TYPE, 415, "Unsupported Media Type",
+	    "unsupported Content-Type", false },
 	{ ESTCA_ERR_UNSUPPORTED, 501, "Not Implemented", "not supported", false },
 	{ ESTCA_WEB_ERR_NOT_IMPL, 501, "Not Implemented",
 	    "not implemented yet", false },

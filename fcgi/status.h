@@ -17,6 +17,7 @@
 enum estca_web_err {
 	ESTCA_WEB_ERR_METHOD = -200,   /* known operation, wrong HTTP method */
 	ESTCA_WEB_ERR_NOT_IMPL = -201, /* operation routed but not implemented yet */
+	ESTCA_WEB_ERR_MEDIA_TYPE = -202, /* request body of the wrong Content-Type */
 };
 
 struct estca_status {

@@ -37,7 +37,7 @@ BEGIN
 		RAISE EXCEPTION 'an enrollment code has 4 to 255 characters'
 			USING ERRCODE = '22023';
 	END IF;
-	IF position(chr(0) IN code) > 0 OR code ~ '[[:cntrl:]]' THEN
+	IF code ~ '[[:cntrl:]]' THEN
 		RAISE EXCEPTION 'an enrollment code has no control characters'
 			USING ERRCODE = '22023';
 	END IF;

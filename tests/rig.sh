@@ -1,8 +1,9 @@
 #!/bin/bash
 # rig.sh - the whole estca stack in one directory: SoftHSM token with the CA
-# key, PostgreSQL, estca-signd, Apache with estca-fcgi.  Run as root.
+# key, PostgreSQL, estca-signd, Apache or lighttpd with estca-fcgi.  Run as
+# root.
 #
-#   tests/rig.sh up DIR [--port N] [--web apache] [--builddir B] [--key-type T]
+#   tests/rig.sh up DIR [--port N] [--web apache|lighttpd] [--builddir B] [--key-type T]
 #   tests/rig.sh down DIR
 #   tests/rig.sh engine-stop DIR
 #   tests/rig.sh engine-start DIR
@@ -12,9 +13,11 @@
 #         DIR/rig.env last, so its presence means the rig came up.  State
 #         left by an earlier `up` (token, CA, database) is reused, so
 #         down + up restarts a rig.
-# down    stops what DIR's pid files name (Apache, engine, Postgres) and
-#         removes rig.env; the directory and its data stay.  Safe to run
-#         twice and on a rig that came up only half.
+#         --web picks the web server (default apache); the rest of the
+#         stack is the same for both.
+# down    stops what DIR's pid files name (web server, engine, Postgres)
+#         and removes rig.env; the directory and its data stay.  Safe to
+#         run twice and on a rig that came up only half.
 # engine-stop / engine-start
 #         stop or start estca-signd alone, for tests of an absent engine.
 #
@@ -26,8 +29,11 @@
 #   engine/          signd.conf, signd.sock (estca:www-data, 0750)
 #   fcgi/fcgi.conf   worker configuration
 #   pg/              Postgres socket; pg/data the cluster (postgres)
-#   apache/          apache.conf, tls/ (server key and certificate), run/
-#   run/             signd.pid, apache.pid, postgres.pid
+#   tls/             the web server's TLS key and certificate (root, 0700)
+#   apache/          apache.conf, htdocs/, run/, fcgid/      (--web apache)
+#   lighttpd/        lighttpd.conf, client-ca.pem, htdocs/, tmp/, sock/
+#                                                            (--web lighttpd)
+#   run/             signd.pid, apache.pid or lighttpd.pid, postgres.pid
 #   log/             one log per process, setup.log, audit.log
 #
 # Processes are only ever stopped by the PIDs in DIR's pid files, after
@@ -39,6 +45,7 @@ srcdir=$(cd "$(dirname "$0")/.." && pwd)
 SOFTHSM_MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 ENGINE_USER=estca
 WEB_USER=www-data
+WEB_SERVERS="apache lighttpd"
 TOKEN_LABEL=estca
 KEY_LABEL=estca-ca
 CA_SUBJECT="/CN=estca Demo Root CA"
@@ -48,7 +55,7 @@ say() { echo "$PROG: $*"; }
 warn() { echo "$PROG: warning: $*" >&2; }
 
 usage() {
-	sed -n '5,8s/^# \{0,1\}//p' "$0" >&2
+	sed -n '6,9s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -178,6 +185,7 @@ set_dir() {
 	SETUP_LOG=$LOG/setup.log
 	SIGND_CONF=$DIR/engine/signd.conf
 	SIGND_SOCK=$DIR/engine/signd.sock
+	TLS=$DIR/tls
 }
 
 need_root() {
@@ -186,11 +194,20 @@ need_root() {
 
 # ---- down -----------------------------------------------------------------
 
-stop_apache() {
-	local pid f left
-	stop_pid apache "$RUN/apache.pid" "$DIR/apache/apache.conf"
-	# mod_fcgid's workers leave with Apache; wait for them so that nothing
-	# of the rig holds Postgres connections or the engine socket after down.
+# web_conf W: the configuration file of web server W; its path is also
+# what identifies W's processes of this rig (their command line names it).
+web_conf() { echo "$DIR/$1/$1.conf"; }
+
+# Stops whichever web server of this rig runs (down does not know which
+# one `up` started, and the pid files tell).
+stop_web() {
+	local pid f left w
+	for w in $WEB_SERVERS; do
+		stop_pid "$w" "$RUN/$w.pid" "$(web_conf "$w")"
+	done
+	# The workers leave with their server (mod_fcgid's with Apache;
+	# lighttpd sends its own SIGTERM); wait for them so that nothing of the
+	# rig holds Postgres connections or the engine socket after down.
 	left=
 	for f in /proc/[0-9]*/cmdline; do
 		pid=${f#/proc/}
@@ -199,7 +216,7 @@ stop_apache() {
 	done
 	for pid in $left; do
 		if ! poll 10 pid_gone "$pid"; then
-			warn "estca-fcgi worker $pid outlived Apache; sending SIGTERM"
+			warn "estca-fcgi worker $pid outlived the web server; sending SIGTERM"
 			kill -TERM "$pid" 2>/dev/null || true
 		fi
 	done
@@ -224,7 +241,7 @@ do_down() {
 	local rc=0
 	[ -d "$DIR" ] || { say "$DIR does not exist; nothing to stop"; return 0; }
 	rm -f "$DIR/rig.env"
-	stop_apache || rc=1
+	stop_web || rc=1
 	stop_engine || rc=1
 	stop_postgres || rc=1
 	return $rc
@@ -235,9 +252,20 @@ do_down() {
 make_dirs() {
 	mkdir -p "$DIR"
 	chmod 755 "$DIR"
-	install -d -m 755 "$DIR/bin" "$DIR/ca" "$DIR/fcgi" "$LOG" "$RUN" \
-	    "$DIR/apache" "$DIR/apache/htdocs" "$DIR/apache/run"
-	install -d -m 700 "$DIR/apache/tls"
+	install -d -m 755 "$DIR/bin" "$DIR/ca" "$DIR/fcgi" "$LOG" "$RUN"
+	install -d -m 700 "$TLS"
+	case $WEB in
+	apache)
+		install -d -m 755 "$DIR/apache" "$DIR/apache/htdocs" "$DIR/apache/run"
+		;;
+	lighttpd)
+		install -d -m 755 "$DIR/lighttpd" "$DIR/lighttpd/htdocs"
+		# lighttpd creates the worker sockets and buffers request
+		# bodies after it has become www-data.
+		install -d -m 700 -o "$WEB_USER" -g "$WEB_USER" \
+		    "$DIR/lighttpd/sock" "$DIR/lighttpd/tmp"
+		;;
+	esac
 	install -d -m 700 -o "$ENGINE_USER" -g "$ENGINE_USER" "$HSM"
 	install -d -m 750 -o "$ENGINE_USER" -g "$WEB_USER" "$DIR/engine"
 	install -d -m 755 -o postgres -g postgres "$DIR/pg"
@@ -249,7 +277,7 @@ make_dirs() {
 }
 
 ensure_users() {
-	id "$WEB_USER" >/dev/null 2>&1 || die "user $WEB_USER missing (is apache2 installed?)"
+	id "$WEB_USER" >/dev/null 2>&1 || die "user $WEB_USER missing (is $WEB installed?)"
 	id postgres >/dev/null 2>&1 || die "user postgres missing (is postgresql installed?)"
 	if ! id "$ENGINE_USER" >/dev/null 2>&1; then
 		say "creating system user $ENGINE_USER"
@@ -269,11 +297,21 @@ check_tools() {
 	done
 	[ -r "$SOFTHSM_MODULE" ] || die "PKCS#11 module $SOFTHSM_MODULE not found (softhsm2)"
 	PGBIN=$(pg_bindir) || die "PostgreSQL server binaries not found (postgresql)"
-	for b in apache2 openssl curl python3 runuser useradd; do
+	for b in openssl curl python3 runuser useradd; do
 		command -v "$b" >/dev/null 2>&1 || die "$b not found"
 	done
-	[ -r /usr/lib/apache2/modules/mod_fcgid.so ] ||
-	    die "mod_fcgid not found (libapache2-mod-fcgid)"
+	case $WEB in
+	apache)
+		command -v apache2 >/dev/null 2>&1 || die "apache2 not found (apache2)"
+		[ -r /usr/lib/apache2/modules/mod_fcgid.so ] ||
+		    die "mod_fcgid not found (libapache2-mod-fcgid)"
+		;;
+	lighttpd)
+		command -v lighttpd >/dev/null 2>&1 || die "lighttpd not found (lighttpd)"
+		[ -r /usr/lib/lighttpd/mod_openssl.so ] ||
+		    die "lighttpd's mod_openssl not found (lighttpd-mod-openssl)"
+		;;
+	esac
 }
 
 copy_binaries() {
@@ -304,10 +342,11 @@ setup_hsm() {
 	install -m 644 "$HSM/chain.pem" "$DIR/ca/chain.pem"
 }
 
-# The TLS server key is a software key (Apache reads it); its certificate
-# comes from the CA in the token, through the offline tool.
+# The TLS server key is a software key (the web server reads it); its
+# certificate comes from the CA in the token, through the offline tool.
+# Either web server uses the same pair.
 setup_tls() {
-	local tls=$DIR/apache/tls
+	local tls=$TLS
 	if [ -s "$tls/server.pem" ] && [ -s "$tls/server.key" ] &&
 	    openssl verify -CAfile "$DIR/ca/chain.pem" "$tls/server.pem" >/dev/null 2>&1 &&
 	    openssl x509 -in "$tls/server.pem" -noout -checkend 86400 >/dev/null 2>&1; then
@@ -503,47 +542,133 @@ render_apache() {
 	rm -f "$conf.in"
 }
 
-start_apache() {
-	local tries=1 pid code
+# lighttpd_quote S: S as the inside of a lighttpd string.
+lighttpd_quote() {
+	local x=${1//\\/\\\\}
+	printf '%s' "${x//\"/\\\"}"
+}
+
+# Sanitizer options for lighttpd's bin-environment (as FcgidInitialEnv for
+# Apache), one `"NAME" => "VALUE",` line each.
+lighttpd_fcgi_env() {
+	local v
+	for v in ASAN_OPTIONS UBSAN_OPTIONS; do
+		[ -n "${!v:-}" ] || continue
+		printf '\t\t\t"%s" => "%s",\n' "$v" \
+		    "$(lighttpd_quote "$(san_opts "${!v}" fcgi)")"
+	done
+	[ -z "${ASAN_OPTIONS:-}" ] ||
+	    printf '\t\t\t"LSAN_OPTIONS" => "%s",\n' \
+	    "$(lighttpd_quote "suppressions=$DIR/bin/lsan.supp:print_suppressions=0")"
+}
+
+# lighttpd exports a client certificate only when it verifies against
+# ssl.verifyclient.ca-file: our chain, plus the vendor and RA roots a test
+# or an operator put into DIR/ca/client-roots/.
+build_client_ca() {
+	local f out=$DIR/lighttpd/client-ca.pem
+	cat "$DIR/ca/chain.pem" >"$out.tmp"
+	for f in "$DIR"/ca/client-roots/*.pem; do
+		[ -f "$f" ] || continue
+		openssl x509 -in "$f" -noout >/dev/null 2>&1 ||
+		    die "$f is not a PEM certificate"
+		cat "$f" >>"$out.tmp"
+	done
+	chmod 644 "$out.tmp"
+	mv "$out.tmp" "$out"
+}
+
+render_lighttpd() {
+	local conf=$DIR/lighttpd/lighttpd.conf extra f
+	build_client_ca
+	# lighttpd opens its logs after it has become www-data.
+	for f in "$LOG/lighttpd-error.log" "$LOG/lighttpd-access.log" \
+	    "$LOG/lighttpd-workers.log"; do
+		[ -f "$f" ] || install -m 640 -o "$WEB_USER" -g "$WEB_USER" /dev/null "$f"
+	done
+	extra=$(lighttpd_fcgi_env)
+	# ENVIRON, not -v: awk would eat the backslashes of -v values.
+	EXTRA=$extra awk '$0 == "@FCGI_ENV@" { if (ENVIRON["EXTRA"] != "") print ENVIRON["EXTRA"]; next } { print }' \
+	    "$srcdir/tests/rig/lighttpd.conf.in" >"$conf.in"
+	render "$conf.in" "$conf"
+	rm -f "$conf.in"
+}
+
+# web_render, web_test, web_launch: the parts of start_web that differ.
+web_render() { "render_$WEB"; }
+
+web_test() {
+	case $WEB in
+	apache) apache2 -f "$(web_conf apache)" -t ;;
+	# -tt also loads the modules (TLS files, client CA); it spawns no
+	# workers.
+	lighttpd) lighttpd -tt -f "$(web_conf lighttpd)" ;;
+	esac
+}
+
+# Both daemonize; the daemon writes DIR/run/WEB.pid.  A start that fails
+# (port taken, bad TLS file) makes the command fail.
+web_launch() {
+	case $WEB in
+	apache) apache2 -f "$(web_conf apache)" -k start ;;
+	lighttpd) lighttpd -f "$(web_conf lighttpd)" ;;
+	esac
+}
+
+start_web() {
+	local tries=1 pid code conf pidfile startlog errlog
+	conf=$(web_conf "$WEB")
+	pidfile=$RUN/$WEB.pid
+	startlog=$LOG/$WEB-start.log
+	errlog=$LOG/$WEB-error.log
 	while :; do
 		if [ "$PORT_ARG" = 0 ]; then
 			PORT=$(free_port) || die "no free port (python3)"
 		else
 			PORT=$PORT_ARG
 		fi
-		render_apache
-		apache2 -f "$DIR/apache/apache.conf" -t >>"$SETUP_LOG" 2>&1 ||
-		    die "apache2 rejects $DIR/apache/apache.conf" "$SETUP_LOG"
-		say "apache: start on 127.0.0.1:$PORT"
-		rm -f "$RUN/apache.pid"
-		if apache2 -f "$DIR/apache/apache.conf" -k start \
-		    </dev/null >>"$LOG/apache-start.log" 2>&1; then
+		web_render
+		web_test >>"$SETUP_LOG" 2>&1 ||
+		    die "$WEB rejects $conf" "$SETUP_LOG"
+		say "$WEB: start on 127.0.0.1:$PORT"
+		rm -f "$pidfile"
+		# A new error log line count, so that the port check below reads
+		# only what this attempt wrote.
+		local errlines=0
+		[ ! -f "$errlog" ] || errlines=$(wc -l <"$errlog")
+		if web_launch </dev/null >>"$startlog" 2>&1; then
 			UP_STARTED=yes
-			poll "$WAIT_SECONDS" test -s "$RUN/apache.pid" ||
-			    die "apache wrote no pid file" "$LOG/apache-start.log" "$LOG/apache-error.log"
+			poll "$WAIT_SECONDS" test -s "$pidfile" ||
+			    die "$WEB wrote no pid file" "$startlog" "$errlog"
 			break
 		fi
 		# Another process may have taken the free port since we chose it.
 		if [ "$PORT_ARG" = 0 ] && [ $tries -lt 5 ] &&
-		    tail -n 5 "$LOG/apache-start.log" | grep -q 'Address already in use'; then
+		    { tail -n 5 "$startlog"; tail -n +"$((errlines + 1))" "$errlog" 2>/dev/null; } |
+		    grep -q 'Address already in use'; then
 			tries=$((tries + 1))
 			continue
 		fi
-		die "apache did not start" "$LOG/apache-start.log" "$LOG/apache-error.log"
+		die "$WEB did not start" "$startlog" "$errlog"
 	done
-	pid=$(read_pid "$RUN/apache.pid")
+	pid=$(read_pid "$pidfile")
+	pid_runs "$pid" "$conf" || die "$WEB (pid $pid) is not running" "$startlog" "$errlog"
 	URL=https://127.0.0.1:$PORT
 	# Ready when TLS with our CA works and any HTTP answer comes back.
-	apache_ready() {
+	web_ready() {
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
 		    --cacert "$DIR/ca/ca.pem" "$URL/") || true
-		[ "${code:-000}" != 000 ]
+		[ "${code:-000}" != 000 ] && return 0
+		pid_gone "$pid" && return 2
+		return 1
 	}
-	poll "$WAIT_SECONDS" apache_ready ||
-	    die "no HTTPS answer from $URL" "$LOG/apache-error.log"
-	say "apache: ready (pid $pid)"
+	poll "$WAIT_SECONDS" web_ready ||
+	    die "no HTTPS answer from $URL" "$errlog"
+	say "$WEB: ready (pid $pid)"
 	# mod_fcgid starts workers on demand only; a few parallel requests
 	# bring up a small pool now instead of during the first test.
+	# (lighttpd has spawned all of its workers already; this costs
+	# nothing there.)
 	local warm=()
 	for _ in 1 2 3 4; do
 		curl -s -o /dev/null --max-time 20 --cacert "$DIR/ca/ca.pem" \
@@ -554,7 +679,7 @@ start_apache() {
 	wait "${warm[@]}" || true
 	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 \
 	    --cacert "$DIR/ca/ca.pem" "$URL/.well-known/est/cacerts") || true
-	say "apache: GET /.well-known/est/cacerts answers ${code:-nothing}"
+	say "$WEB: GET /.well-known/est/cacerts answers ${code:-nothing}"
 }
 
 write_env() {
@@ -577,8 +702,8 @@ write_env() {
 	ESTCA_TOKEN_LABEL=$TOKEN_LABEL
 	ESTCA_KEY_LABEL=$KEY_LABEL
 	ESTCA_PIN_FILE=$HSM/user.pin
-	ESTCA_TLS_KEY=$DIR/apache/tls/server.key
-	ESTCA_TLS_CERT=$DIR/apache/tls/server.pem
+	ESTCA_TLS_KEY=$TLS/server.key
+	ESTCA_TLS_CERT=$TLS/server.pem
 	ESTCA_ALIAS=est
 	export ESTCA_URL ESTCA_CACERT ESTCA_PGURI SOFTHSM2_CONF ESTCA_RIG_DIR ESTCA_WEB ESTCA_PORT ESTCA_CA_CHAIN ESTCA_PGHOST ESTCA_PGBIN ESTCA_ENGINE_SOCKET ESTCA_SOFTHSM_MODULE ESTCA_TOKEN_LABEL ESTCA_KEY_LABEL ESTCA_PIN_FILE ESTCA_TLS_KEY ESTCA_TLS_CERT ESTCA_ALIAS
 	EOF
@@ -587,12 +712,14 @@ write_env() {
 }
 
 do_up() {
-	local pid
+	local pid w
 	if [ -f "$DIR/rig.env" ]; then
-		pid=$(read_pid "$RUN/apache.pid" || true)
-		if [ -n "$pid" ] && pid_runs "$pid" "$DIR/apache/apache.conf"; then
-			die "a rig is already up in $DIR (run: $0 down $DIR)"
-		fi
+		for w in $WEB_SERVERS; do
+			pid=$(read_pid "$RUN/$w.pid" || true)
+			if [ -n "$pid" ] && pid_runs "$pid" "$(web_conf "$w")"; then
+				die "a rig is already up in $DIR (run: $0 down $DIR)"
+			fi
+		done
 	fi
 	if [ -d "$RUN" ]; then
 		# Whatever an interrupted earlier `up` left running.
@@ -614,7 +741,7 @@ do_up() {
 	runuser -u "$WEB_USER" -- env ESTCA_FCGI_CONF="$DIR/fcgi/fcgi.conf" \
 	    "$DIR/bin/estca-fcgi" -n >>"$SETUP_LOG" 2>&1 ||
 	    die "estca-fcgi -n (as $WEB_USER) rejects $DIR/fcgi/fcgi.conf" "$SETUP_LOG"
-	start_apache
+	start_web
 	write_env
 	say "up: $URL (source $DIR/rig.env)"
 }
@@ -650,9 +777,8 @@ ec:P-256|ec:P-384|rsa:2048|rsa:3072) ;;
 *) echo "$PROG: --key-type is one of ec:P-256 ec:P-384 rsa:2048 rsa:3072" >&2; exit 2 ;;
 esac
 case $WEB in
-apache) ;;
-lighttpd) echo "$PROG: --web lighttpd is not supported yet" >&2; exit 2 ;;
-*) echo "$PROG: --web apache" >&2; exit 2 ;;
+apache|lighttpd) ;;
+*) echo "$PROG: --web is apache or lighttpd" >&2; exit 2 ;;
 esac
 if [ "$cmd" != up ]; then
 	:

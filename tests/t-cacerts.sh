@@ -5,19 +5,37 @@
 # and pkcs11-tool only:
 #   - cacerts with and without the alias: 200, base64 certs-only PKCS#7
 #     holding the CA, whose chain verifies and which anchors the TLS server
-#     certificate Apache presents;
+#     certificate the web server presents;
+#   - the same over HTTP/1.1 and, where the server offers it, HTTP/2;
+#   - the workers run as www-data;
 #   - the CA key is in the token, sensitive and never extractable, and is
 #     the key of the CA certificate; no file of the rig holds a private key
-#     other than Apache's TLS key;
-#   - error statuses: unknown alias or operation 404, wrong method 405,
-#     fullcmc 501, engine stopped 503 with Retry-After, and back to 200 once
-#     the engine runs again.
+#     other than the web server's TLS key;
+#   - error statuses: unknown alias or operation 404 (also for a path that
+#     only starts like /.well-known/est), wrong method 405, fullcmc 501,
+#     engine stopped 503 with Retry-After, and back to 200 once the engine
+#     runs again.
+#
+# ESTCA_TEST_WEB picks the web server: apache (default) or lighttpd
+# (t-cacerts-lighttpd.sh).
 set -u
 . "$(dirname "$0")/lib.sh"
 
+WEB=${ESTCA_TEST_WEB:-apache}
+case $WEB in
+apache|lighttpd) ;;
+*) echo "Bail out! ESTCA_TEST_WEB is apache or lighttpd, not '$WEB'"; exit 1 ;;
+esac
+
 need_root
 need_cmd curl openssl pkcs11-tool base64 python3
-rig_up
+case $WEB in
+apache) need_cmd apache2 ;;
+lighttpd) need_cmd lighttpd ;;
+esac
+rig_up --web "$WEB"
+diag "web server: $ESTCA_WEB"
+is "rig.env says ESTCA_WEB=$WEB" "$ESTCA_WEB" "$WEB"
 
 W=$ESTCA_RIG_DIR/t-cacerts
 mkdir -p "$W"
@@ -107,7 +125,7 @@ check "TLS server certificate verifies against the CA from cacerts" \
 served=$(openssl s_client -connect "127.0.0.1:$ESTCA_PORT" -servername localhost \
     </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null |
     cut -d= -f2)
-is "Apache presents the rig's TLS certificate" "$served" \
+is "$WEB presents the rig's TLS certificate" "$served" \
     "$(fingerprint "$ESTCA_TLS_CERT")"
 check "curl verifies https://localhost (SAN DNS:localhost)" \
     curl -sf -o /dev/null --cacert "$ESTCA_CACERT" \
@@ -118,6 +136,46 @@ if cmp -s <(spki_der "$ESTCA_TLS_CERT") <(spki_der "$ESTCA_CACERT"); then
 else
 	ok "TLS server key differs from the CA key"
 fi
+
+# ---- HTTP versions ------------------------------------------------------------
+
+# vget NAME CURL-OPTION URL: fetch into $W/NAME.body; print "status version".
+vget() {
+	curl -s --cacert "$ESTCA_CACERT" --max-time 30 -o "$W/$1.body" \
+	    -w '%{http_code} %{http_version}' "$2" "$3"
+}
+# lighttpd offers h2 (ALPN); the rig's Apache loads no mod_http2, so curl
+# falls back to HTTP/1.1 there.
+case $WEB in
+lighttpd) h2=2 ;;
+*) h2=1.1 ;;
+esac
+is "HTTP/1.1: GET /cacerts answers 200" "$(vget h1 --http1.1 "$EST/cacerts")" "200 1.1"
+check "HTTP/1.1: same certificates" cmp "$W/h1.body" "$W/plain.body"
+is "curl --http2: GET /cacerts answers 200 over HTTP/$h2" \
+    "$(vget h2 --http2 "$EST/cacerts")" "200 $h2"
+check "curl --http2: same certificates" cmp "$W/h2.body" "$W/plain.body"
+is "curl --http2: unknown alias 404" \
+    "$(vget h2e --http2 "$EST/nosuchalias/cacerts")" "404 $h2"
+is "curl --http2: /.well-known/estXYZ/cacerts 404" \
+    "$(vget h2x --http2 "$ESTCA_URL/.well-known/estXYZ/cacerts")" "404 $h2"
+is "curl --http2: POST /cacerts 405" "$(curl -s --cacert "$ESTCA_CACERT" \
+    --max-time 30 -o /dev/null -w '%{http_code} %{http_version}' --http2 \
+    -H 'Content-Type: application/pkcs10' --data-binary x "$EST/cacerts")" "405 $h2"
+
+# ---- the workers ------------------------------------------------------------
+
+users=
+for f in /proc/[0-9]*/cmdline; do
+	pid=${f#/proc/}
+	pid=${pid%/cmdline}
+	case $(tr '\0' ' ' 2>/dev/null <"$f") in
+	"$ESTCA_RIG_DIR/bin/estca-fcgi"*)
+		users="$users $(ps -o user= -p "$pid" 2>/dev/null)" ;;
+	esac
+done
+users=$(printf '%s\n' $users | sort -u | tr '\n' ' ')
+is "estca-fcgi workers run as www-data" "$users" "www-data "
 
 # ---- the CA key lives in the token only -----------------------------------
 
@@ -156,7 +214,7 @@ else
 fi
 
 # No file outside the token store holds a private key, PEM or DER, except
-# Apache's TLS key.  Skipped: Postgres's data files and the copied programs,
+# the web server's TLS key.  Skipped: Postgres's data files and the copied programs,
 # which are no key files.
 keys=
 while IFS= read -r -d '' f; do
@@ -168,8 +226,8 @@ while IFS= read -r -d '' f; do
 done < <(find "$ESTCA_RIG_DIR" \( -path "$ESTCA_RIG_DIR/pg/data" -o \
     -path "$ESTCA_RIG_DIR/hsm/tokens" -o -path "$ESTCA_RIG_DIR/bin" \) -prune \
     -o -type f -print0)
-is "no private key in the rig's files but Apache's TLS key" "${keys:-none}" none
-check "Apache's TLS key is readable by root only" sh -c \
+is "no private key in the rig's files but the TLS server key" "${keys:-none}" none
+check "the TLS server key is readable by root only" sh -c \
     "[ \"\$(stat -c %a '$ESTCA_TLS_KEY')\" = 600 ]"
 
 # ---- errors -----------------------------------------------------------------
@@ -186,7 +244,7 @@ is "fullcmc: 501" "$(http_status POST "$EST/fullcmc" \
 get e404 "$EST/nosuchalias/cacerts" >/dev/null
 is "error body is one line of text" "$(grep -c '' "$W/e404.body")" 1
 
-# Concurrency: more requests at once than workers Apache has started.
+# Concurrency: more requests at once than workers the server has started.
 codes=$(
 	for _ in $(seq 1 24); do
 		curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 \

@@ -1,0 +1,93 @@
+/*
+ * clientcert.c - see clientcert.h.  Must never take the web server's
+ * SSL_CLIENT_VERIFY or DN variables for a verdict: it parses the PEM and
+ * verifies it itself.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include "clientcert.h"
+
+/* A certificate in PEM is a few KB; anything far above is not one. */
+#define CLIENT_CERT_PEM_MAX (64 * 1024)
+
+int
+estca_client_cert(FCGX_ParamArray envp, X509 **out)
+{
+	const char *pem = FCGX_GetParam("SSL_CLIENT_CERT", envp);
+	BIO *b;
+	X509 *x, *extra;
+	size_t n;
+
+	*out = NULL;
+	if (pem == NULL || (n = strlen(pem)) == 0)
+		return ESTCA_ERR_NOT_FOUND;
+	if (n > CLIENT_CERT_PEM_MAX)
+		return ESTCA_ERR_MALFORMED;
+	if ((b = BIO_new_mem_buf(pem, (int)n)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	extra = x != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	ERR_clear_error();
+	if (x == NULL || extra != NULL) {
+		X509_free(x);
+		X509_free(extra);
+		return ESTCA_ERR_MALFORMED;
+	}
+	*out = x;
+	return 0;
+}
+
+int
+estca_cert_issued_by(X509 *cert, STACK_OF(X509) *chain, char *why, size_t whylen)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	STACK_OF(X509) *built;
+	int r = ESTCA_ERR_REFUSED, ok;
+
+	snprintf(why, whylen, "cannot verify");
+	if (sk_X509_num(chain) < 1)
+		return r;
+	if ((store = X509_STORE_new()) == NULL ||
+	    (ctx = X509_STORE_CTX_new()) == NULL) {
+		r = ESTCA_ERR_NOMEM;
+		goto out;
+	}
+	/*
+	 * Every certificate of the chain is trusted, and a partial chain is
+	 * enough: the path ends at the first trusted issuer, which must then
+	 * be the alias's CA itself (not its root, not a sibling CA).
+	 */
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		if (!X509_STORE_add_cert(store, sk_X509_value(chain, i)))
+			goto out;
+	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN |
+	    X509_V_FLAG_NO_CHECK_TIME);
+	if (!X509_STORE_CTX_init(ctx, store, cert, NULL) ||
+	    !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT))
+		goto out;
+	ok = X509_verify_cert(ctx);
+	if (ok != 1) {
+		snprintf(why, whylen, "%s", X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)));
+		goto out;
+	}
+	built = X509_STORE_CTX_get0_chain(ctx);
+	if (sk_X509_num(built) < 2 ||
+	    X509_cmp(sk_X509_value(built, 1), sk_X509_value(chain, 0)) != 0) {
+		snprintf(why, whylen, "issued by another CA of the chain");
+		goto out;
+	}
+	why[0] = 0;
+	r = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return r;
+}

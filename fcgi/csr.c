@@ -1,0 +1,239 @@
+/*
+ * csr.c - see csr.h.  The first code to look at the bytes of an
+ * enrollment request: decodes with OpenSSL's d2i only, never by hand
+ * beyond base64, and never keeps the challengePassword anywhere but the
+ * one wiped buffer it returns.
+ */
+#include <string.h>
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include "csr.h"
+
+static void
+say(char *why, size_t whylen, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (whylen == 0)
+		return;
+	if (n >= whylen)
+		n = whylen - 1;
+	memcpy(why, s, n);
+	why[n] = 0;
+}
+
+static int
+b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+estca_base64_decode(const unsigned char *in, size_t len, struct estca_buf *out)
+{
+	unsigned char q[3];
+	unsigned long acc = 0;
+	int nbits = 0, r;
+	size_t ndata = 0, npad = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = in[i];
+		int v;
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (c == '=') {
+			npad++;
+			continue;
+		}
+		/* data after padding, or not base64 at all */
+		if (npad > 0 || (v = b64val(c)) < 0)
+			goto bad;
+		ndata++;
+		acc = (acc << 6) | (unsigned long)v;
+		nbits += 6;
+		if (nbits >= 8) {
+			nbits -= 8;
+			q[0] = (unsigned char)(acc >> nbits);
+			if ((r = estca_buf_add(out, q, 1)) != 0)
+				return r;
+			acc &= (1UL << nbits) - 1;
+		}
+	}
+	/* a lone sixth of a group, too much padding, or padding that does
+	 * not complete the last group */
+	if (ndata % 4 == 1 || npad > 2 ||
+	    (npad > 0 && (ndata + npad) % 4 != 0) || acc != 0)
+		goto bad;
+	return 0;
+bad:
+	estca_buf_free(out);
+	return ESTCA_ERR_MALFORMED;
+}
+
+bool
+estca_media_type_is(const char *ctype, const char *want)
+{
+	size_t n = strlen(want), i;
+
+	if (ctype == NULL)
+		return false;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	for (i = 0; i < n; i++) {
+		unsigned char a = (unsigned char)ctype[i], b = (unsigned char)want[i];
+
+		if (a >= 'A' && a <= 'Z')
+			a = (unsigned char)(a - 'A' + 'a');
+		if (a != b)
+			return false;
+	}
+	while (ctype[i] == ' ' || ctype[i] == '\t')
+		i++;
+	return ctype[i] == 0 || ctype[i] == ';';
+}
+
+/* The challengePassword attribute as UTF-8 into c->challenge. */
+static int
+get_challenge(struct estca_csr *c, char *why, size_t whylen)
+{
+	X509_ATTRIBUTE *at;
+	const ASN1_TYPE *t;
+	unsigned char *u = NULL;
+	int idx, len;
+
+	idx = X509_REQ_get_attr_by_NID(c->req, NID_pkcs9_challengePassword, -1);
+	if (idx < 0)
+		return 0;
+	if (X509_REQ_get_attr_by_NID(c->req, NID_pkcs9_challengePassword, idx) >= 0) {
+		say(why, whylen, "more than one challengePassword attribute");
+		return ESTCA_ERR_MALFORMED;
+	}
+	at = X509_REQ_get_attr(c->req, idx);
+	if (X509_ATTRIBUTE_count(at) != 1 ||
+	    (t = X509_ATTRIBUTE_get0_type(at, 0)) == NULL) {
+		say(why, whylen, "challengePassword must have exactly one value");
+		return ESTCA_ERR_MALFORMED;
+	}
+	switch (t->type) {
+	case V_ASN1_UTF8STRING:
+	case V_ASN1_PRINTABLESTRING:
+	case V_ASN1_T61STRING:
+	case V_ASN1_IA5STRING:
+	case V_ASN1_BMPSTRING:
+	case V_ASN1_UNIVERSALSTRING:
+		break;
+	default:
+		say(why, whylen, "challengePassword is not a text string");
+		return ESTCA_ERR_MALFORMED;
+	}
+	len = ASN1_STRING_to_UTF8(&u, t->value.asn1_string);
+	if (len < 0 || len > ESTCA_CODE_MAX || memchr(u, 0, (size_t)len) != NULL) {
+		if (u != NULL)
+			OPENSSL_clear_free(u, len > 0 ? (size_t)len : 0);
+		say(why, whylen, "challengePassword unusable (too long or binary)");
+		return ESTCA_ERR_MALFORMED;
+	}
+	if ((c->challenge = OPENSSL_secure_zalloc((size_t)len + 1)) == NULL) {
+		OPENSSL_clear_free(u, (size_t)len);
+		return ESTCA_ERR_NOMEM;
+	}
+	memcpy(c->challenge, u, (size_t)len);
+	OPENSSL_clear_free(u, (size_t)len);
+	return 0;
+}
+
+int
+estca_csr_decode(const unsigned char *body, size_t len, struct estca_csr *c,
+    char *why, size_t whylen)
+{
+	struct estca_buf der;
+	STACK_OF(X509_EXTENSION) *exts;
+	const unsigned char *p;
+	EVP_PKEY *pk;
+	int crit = -1, r;
+
+	memset(c, 0, sizeof(*c));
+	say(why, whylen, "");
+	estca_buf_init(&der, len, false);
+	if (len >= 2 && body[0] == 0x30 && body[1] >= 0x81 && body[1] <= 0x84) {
+		r = estca_buf_add(&der, body, len);
+	} else {
+		r = estca_base64_decode(body, len, &der);
+		if (r == ESTCA_ERR_MALFORMED)
+			say(why, whylen, "body is neither base64 nor DER");
+	}
+	if (r != 0)
+		goto fail;
+	if (der.len == 0 || der.len > 0x7fffffff) {
+		say(why, whylen, "empty request");
+		r = ESTCA_ERR_MALFORMED;
+		goto fail;
+	}
+	p = der.data;
+	c->req = d2i_X509_REQ(NULL, &p, (long)der.len);
+	if (c->req == NULL || p != der.data + der.len) {
+		say(why, whylen, c->req == NULL ? "body is not a PKCS#10 request" :
+		    "bytes after the PKCS#10 request");
+		r = ESTCA_ERR_MALFORMED;
+		goto fail;
+	}
+	if ((pk = X509_REQ_get0_pubkey(c->req)) == NULL) {
+		say(why, whylen, "request public key unusable");
+		r = ESTCA_ERR_MALFORMED;
+		goto fail;
+	}
+	if (X509_REQ_verify(c->req, pk) != 1) {
+		say(why, whylen, "request signature does not verify");
+		r = ESTCA_ERR_MALFORMED;
+		goto fail;
+	}
+	c->subject = X509_REQ_get_subject_name(c->req);
+	c->spki = X509_REQ_get_X509_PUBKEY(c->req);
+	exts = X509_REQ_get_extensions(c->req);
+	if (exts != NULL) {
+		c->sans = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		if (c->sans == NULL && crit != -1) {
+			say(why, whylen, crit == -2 ?
+			    "more than one subjectAltName extension" :
+			    "subjectAltName does not decode");
+			r = ESTCA_ERR_MALFORMED;
+			goto fail;
+		}
+	}
+	if ((r = get_challenge(c, why, whylen)) != 0)
+		goto fail;
+	estca_buf_free(&der);
+	ERR_clear_error();
+	return 0;
+fail:
+	estca_buf_free(&der);
+	estca_csr_free(c);
+	ERR_clear_error();
+	if (r == ESTCA_ERR_NOMEM)
+		say(why, whylen, "out of memory");
+	return r;
+}
+
+void
+estca_csr_free(struct estca_csr *c)
+{
+	if (c->challenge != NULL)
+		OPENSSL_secure_clear_free(c->challenge, strlen(c->challenge) + 1);
+	GENERAL_NAMES_free(c->sans);
+	/* XXX the request's own copy of the attribute is freed unwiped. */
+	X509_REQ_free(c->req);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,624 @@
+/*
+ * unit_policy.c - the enrollment policy (fcgi/policy.c) and the request
+ * decoder (fcgi/csr.c) driven by tables, without HTTP, database or engine.
+ * Requests and certificates are made in memory with OpenSSL.  Prints
+ * TAP-style "ok N - ..." lines; exits 1 if any case fails.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include "csr.h"
+#include "policy.h"
+
+static int n_tests, n_failed;
+
+static void
+check(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	n_tests++;
+	if (!cond)
+		n_failed++;
+	printf("%s %d - ", cond ? "ok" : "not ok", n_tests);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+/* ---- base64 and media types ------------------------------------------ */
+
+static void
+test_base64(void)
+{
+	static const struct {
+		const char *in;
+		const char *want;   /* NULL: must be refused */
+	} cases[] = {
+		{ "TWFu", "Man" },
+		{ "TWE=", "Ma" },
+		{ "TWE", "Ma" },
+		{ "TQ==", "M" },
+		{ "TQ", "M" },
+		{ "TW\r\nFu\n", "Man" },
+		{ " T W F u ", "Man" },
+		{ "TWFuTWFu\nTWFu\n", "ManManMan" },
+		{ "", "" },
+		{ "T", NULL },
+		{ "TQ=", NULL },
+		{ "TQ===", NULL },
+		{ "TQ==TQ==", NULL },
+		{ "TW-u", NULL },
+		{ "TWFu!", NULL },
+		{ "TR==", NULL },          /* non-zero bits after the last byte */
+		{ "-----BEGIN", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct estca_buf b;
+		int r;
+
+		estca_buf_init(&b, 1024, false);
+		r = estca_base64_decode((const unsigned char *)cases[i].in,
+		    strlen(cases[i].in), &b);
+		if (cases[i].want == NULL)
+			check(r == ESTCA_ERR_MALFORMED, "base64 case %zu refused",
+			    i);
+		else
+			check(r == 0 && b.len == strlen(cases[i].want) &&
+			    memcmp(b.data, cases[i].want, b.len) == 0,
+			    "base64 case %zu decodes", i);
+		estca_buf_free(&b);
+	}
+	{
+		struct estca_buf b;
+
+		estca_buf_init(&b, 2, false);
+		check(estca_base64_decode((const unsigned char *)"TWFu", 4, &b) ==
+		    ESTCA_ERR_TOO_LARGE && b.data == NULL, "base64 respects the cap");
+	}
+	check(estca_media_type_is("application/pkcs10", "application/pkcs10"),
+	    "media type exact");
+	check(estca_media_type_is("Application/PKCS10; charset=x", "application/pkcs10"),
+	    "media type case and parameters");
+	check(!estca_media_type_is("application/pkcs10x", "application/pkcs10"),
+	    "media type prefix refused");
+	check(!estca_media_type_is("application/x-www-form-urlencoded",
+	    "application/pkcs10"), "media type form refused");
+	check(!estca_media_type_is(NULL, "application/pkcs10"), "no media type");
+}
+
+/* ---- requests made in memory -------------------------------------------- */
+
+static EVP_PKEY *key1, *key2;
+
+static X509_NAME *
+name_of(const char *const *kv)
+{
+	X509_NAME *n = X509_NAME_new();
+
+	for (size_t i = 0; kv[i] != NULL; i += 2)
+		X509_NAME_add_entry_by_txt(n, kv[i], MBSTRING_UTF8,
+		    (const unsigned char *)kv[i + 1], -1, -1, 0);
+	return n;
+}
+
+static GENERAL_NAMES *
+sans_of(const char *conf)
+{
+	X509_EXTENSION *ext;
+	GENERAL_NAMES *g;
+
+	if (conf == NULL)
+		return NULL;
+	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, conf);
+	g = X509V3_EXT_d2i(ext);
+	X509_EXTENSION_free(ext);
+	return g;
+}
+
+/* DER of a CSR signed by key; sans in openssl's config syntax or NULL;
+ * challenge may be NULL. */
+static unsigned char *
+make_csr(EVP_PKEY *key, const char *const *subj, const char *sans,
+    const char *challenge, int *len)
+{
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *n = name_of(subj);
+	unsigned char *der = NULL;
+
+	X509_REQ_set_version(req, 0);
+	X509_REQ_set_subject_name(req, n);
+	X509_NAME_free(n);
+	X509_REQ_set_pubkey(req, key);
+	if (sans != NULL) {
+		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+
+		sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL,
+		    NID_subject_alt_name, sans));
+		X509_REQ_add_extensions(req, exts);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	}
+	if (challenge != NULL)
+		X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword,
+		    MBSTRING_UTF8, (const unsigned char *)challenge, -1);
+	X509_REQ_sign(req, key, EVP_sha256());
+	*len = i2d_X509_REQ(req, &der);
+	X509_REQ_free(req);
+	return der;
+}
+
+static char *
+b64(const unsigned char *p, int n, int breaks)
+{
+	char *out = OPENSSL_malloc((size_t)n * 2 + 8), *o = out;
+	int w = EVP_EncodeBlock((unsigned char *)out, p, n);
+
+	if (!breaks)
+		return out;
+	/* a line break every 64 characters, CRLF */
+	{
+		char *copy = OPENSSL_strdup(out);
+		size_t k = 0;
+
+		for (int i = 0; i < w; i++) {
+			o[k++] = copy[i];
+			if (i % 64 == 63) {
+				o[k++] = '\r';
+				o[k++] = '\n';
+			}
+		}
+		o[k] = 0;
+		OPENSSL_free(copy);
+	}
+	return out;
+}
+
+static void
+test_csr(void)
+{
+	static const char *subj[] = { "CN", "device1", "O", "Example", NULL };
+	struct estca_csr c;
+	char why[200];
+	unsigned char *der;
+	char *text;
+	int len;
+
+	der = make_csr(key1, subj, "DNS:a.example,IP:192.0.2.1", "sesame", &len);
+	check(estca_csr_decode(der, (size_t)len, &c, why, sizeof(why)) == 0,
+	    "raw DER request decodes");
+	check(c.challenge != NULL && strcmp(c.challenge, "sesame") == 0,
+	    "challengePassword found");
+	check(sk_GENERAL_NAME_num(c.sans) == 2, "two SANs found");
+	estca_csr_free(&c);
+
+	text = b64(der, len, 0);
+	check(estca_csr_decode((unsigned char *)text, strlen(text), &c, why,
+	    sizeof(why)) == 0, "base64 without line breaks decodes");
+	estca_csr_free(&c);
+	OPENSSL_free(text);
+	text = b64(der, len, 1);
+	check(estca_csr_decode((unsigned char *)text, strlen(text), &c, why,
+	    sizeof(why)) == 0, "base64 with CRLF line breaks decodes");
+	estca_csr_free(&c);
+	OPENSSL_free(text);
+
+	/* flip a bit of the signature (the last byte of the DER) */
+	der[len - 1] ^= 1;
+	text = b64(der, len, 0);
+	check(estca_csr_decode((unsigned char *)text, strlen(text), &c, why,
+	    sizeof(why)) == ESTCA_ERR_MALFORMED &&
+	    strstr(why, "signature") != NULL, "bad signature refused (%s)", why);
+	OPENSSL_free(text);
+	der[len - 1] ^= 1;
+
+	{
+		unsigned char *more = OPENSSL_malloc((size_t)len + 2);
+
+		memcpy(more, der, (size_t)len);
+		more[len] = 0;
+		more[len + 1] = 0;
+		check(estca_csr_decode(more, (size_t)len + 2, &c, why,
+		    sizeof(why)) == ESTCA_ERR_MALFORMED,
+		    "bytes after the request refused (%s)", why);
+		OPENSSL_free(more);
+	}
+	check(estca_csr_decode((const unsigned char *)"aGVsbG8=", 8, &c, why,
+	    sizeof(why)) == ESTCA_ERR_MALFORMED, "base64 of no request refused");
+	check(estca_csr_decode((const unsigned char *)"", 0, &c, why,
+	    sizeof(why)) == ESTCA_ERR_MALFORMED, "empty body refused");
+	OPENSSL_free(der);
+
+	der = make_csr(key1, subj, NULL, NULL, &len);
+	check(estca_csr_decode(der, (size_t)len, &c, why, sizeof(why)) == 0 &&
+	    c.challenge == NULL && c.sans == NULL,
+	    "request without challengePassword and SANs");
+	estca_csr_free(&c);
+	OPENSSL_free(der);
+}
+
+/* ---- names and SANs ---------------------------------------------------- */
+
+static void
+test_names(void)
+{
+	static const char *subj[] = { "C", "SE", "O", "Ex, Inc.", "OU", "Dev",
+	    "serialNumber", "s3cr3t", "CN", "device1", NULL };
+	static const char *two_cn[] = { "CN", "a", "CN", "b", NULL };
+	static const struct {
+		const char *dn;
+		int want;
+	} dns[] = {
+		{ "CN=device1,serialNumber=s3cr3t,OU=Dev,O=Ex\\, Inc.,C=SE", 1 },
+		{ "CN=device1, serialNumber=s3cr3t, OU=Dev, O=Ex\\2C Inc., C=SE", 1 },
+		{ "commonName=device1,2.5.4.5=s3cr3t,OU=Dev,O=Ex\\, Inc.,C=SE", 1 },
+		{ "CN=Device1,serialNumber=s3cr3t,OU=Dev,O=Ex\\, Inc.,C=SE", 0 },
+		{ "CN=device1,OU=Dev,O=Ex\\, Inc.,C=SE", 0 },
+		{ "C=SE,O=Ex\\, Inc.,OU=Dev,serialNumber=s3cr3t,CN=device1", 0 },
+		{ "CN=device1+serialNumber=s3cr3t,OU=Dev,O=Ex\\, Inc.,C=SE", 0 },
+		{ "CN=device1,serialNumber=s3cr3t,OU=Dev,O=Ex, Inc.,C=SE",
+		    ESTCA_ERR_MALFORMED },
+		{ "CN=#0403616263", ESTCA_ERR_MALFORMED },
+		{ "CN=\"x\"", ESTCA_ERR_MALFORMED },
+		{ "NoSuchType=x", ESTCA_ERR_MALFORMED },
+		{ "CN", ESTCA_ERR_MALFORMED },
+		{ "CN=a\\", ESTCA_ERR_MALFORMED },
+		{ "", 0 },
+	};
+	X509_NAME *n = name_of(subj), *n2 = name_of(two_cn), *stripped = NULL,
+	    *empty = X509_NAME_new();
+	char v[64];
+
+	for (size_t i = 0; i < sizeof(dns) / sizeof(dns[0]); i++) {
+		int got = estca_dn_match(n, dns[i].dn);
+
+		check(got == dns[i].want, "dn_match \"%s\" -> %d (want %d)",
+		    dns[i].dn, got, dns[i].want);
+	}
+	check(estca_dn_match(empty, "") == 1, "empty DN matches empty subject");
+
+	check(estca_name_field(n, "CN", v, sizeof(v)) == 0 &&
+	    strcmp(v, "device1") == 0, "username field CN");
+	check(estca_name_field(n, "serialNumber", v, sizeof(v)) == 0 &&
+	    strcmp(v, "s3cr3t") == 0, "code field serialNumber");
+	check(estca_name_field(n, "UID", v, sizeof(v)) == ESTCA_ERR_NOT_FOUND,
+	    "absent field");
+	check(estca_name_field(n2, "CN", v, sizeof(v)) == ESTCA_ERR_REFUSED &&
+	    v[0] == 0, "repeated field refused");
+	check(estca_name_field(n, "NoSuchField", v, sizeof(v)) == ESTCA_ERR_CONFIG,
+	    "unknown field type");
+	check(estca_name_field(n, "CN", v, 4) == ESTCA_ERR_REFUSED,
+	    "field longer than the buffer refused");
+	check(estca_name_without(n, "serialNumber", &stripped) == 0 &&
+	    estca_dn_match(stripped, "CN=device1,OU=Dev,O=Ex\\, Inc.,C=SE") == 1,
+	    "code field removed from the subject");
+	check(estca_name_text(stripped, v, sizeof(v)) == 0 &&
+	    strcmp(v, "CN=device1,OU=Dev,O=Ex\\, Inc.,C=SE") == 0,
+	    "RFC 4514 text of a name (%s)", v);
+	X509_NAME_free(stripped);
+	X509_NAME_free(n);
+	X509_NAME_free(n2);
+	X509_NAME_free(empty);
+}
+
+static void
+test_sans(void)
+{
+	static const struct {
+		const char *san;   /* openssl config syntax, one name */
+		const char *reg;
+		int want;
+	} cases[] = {
+		{ "DNS:a.example", "DNS:a.example", 1 },
+		{ "DNS:A.Example", "dns:a.example", 1 },
+		{ "DNS:a.example", "DNS:b.example", 0 },
+		{ "DNS:a.example", "DNS:a.example.", 0 },
+		{ "DNS:a.example", "URI:a.example", 0 },
+		{ "IP:192.0.2.1", "IP:192.0.2.1", 1 },
+		{ "IP:192.0.2.1", "IP:192.0.2.10", 0 },
+		{ "IP:2001:db8::1", "IP:2001:DB8:0::1", 1 },
+		{ "email:Joe@Example.COM", "email:Joe@example.com", 1 },
+		{ "email:joe@example.com", "email:Joe@example.com", 0 },
+		{ "URI:urn:x:1", "URI:urn:x:1", 1 },
+		{ "URI:urn:x:1", "URI:URN:x:1", 0 },
+		{ "RID:1.2.3.4", "RID:1.2.3.4", 0 },
+		{ "DNS:a.example", "a.example", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		GENERAL_NAMES *g = sans_of(cases[i].san);
+		int got = g != NULL ?
+		    estca_san_match(sk_GENERAL_NAME_value(g, 0), cases[i].reg) : -9;
+
+		check(got == cases[i].want, "san_match %s vs %s -> %d",
+		    cases[i].san, cases[i].reg, got);
+		GENERAL_NAMES_free(g);
+	}
+}
+
+/* ---- decisions ------------------------------------------------------- */
+
+static void
+test_enroll(void)
+{
+	static const char *subj[] = { "O", "Example", "CN", "device1", NULL };
+	static const char *const reg_sans[] = { "DNS:a.example", "IP:192.0.2.1" };
+	struct estca_alias a;
+	struct estca_ee_facts ee, ee0;
+	struct estca_enroll_facts f, f0;
+	struct estca_decision d;
+	X509_NAME *n = name_of(subj);
+	GENERAL_NAMES *ok_sans = sans_of("DNS:A.example"),
+	    *bad_sans = sans_of("DNS:a.example,DNS:evil.example");
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.name, sizeof(a.name), "est");
+	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "challenge_password");
+	a.max_failed_attempts = 3;
+	memset(&ee0, 0, sizeof(ee0));
+	ee0.found = true;
+	ee0.status = "active";
+	ee0.has_code = true;
+	ee0.uses_left = 1;
+	ee0.subject_dn = "CN=device1,O=Example";
+	ee0.sans = reg_sans;
+	ee0.nsans = 2;
+	memset(&f0, 0, sizeof(f0));
+	f0.code_present = true;
+	f0.code_ok = true;
+	f0.subject = n;
+	f0.sans = ok_sans;
+
+	ee = ee0, f = f0;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == 0, "right code, registered subject and SANs: accept");
+
+	ee = ee0, f = f0;
+	ee.found = false;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && !d.count_failure &&
+	    strcmp(d.reason, ESTCA_POLICY_BAD_CREDENTIALS) == 0 &&
+	    strstr(d.audit, "unknown end entity") != NULL,
+	    "unknown end entity: same reason as a wrong code, audit says which");
+
+	ee = ee0, f = f0;
+	f.code_ok = false;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && d.count_failure && !d.lock &&
+	    strcmp(d.reason, ESTCA_POLICY_BAD_CREDENTIALS) == 0,
+	    "wrong code: counted, not locked (%s)", d.audit);
+	ee.failed_attempts = 2;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && d.count_failure && d.lock,
+	    "third wrong code of three: locks (%s)", d.audit);
+
+	ee = ee0, f = f0;
+	f.code_present = false;
+	f.code_ok = false;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && !d.count_failure,
+	    "no code: refused, not counted");
+
+	ee = ee0, f = f0;
+	ee.has_code = false;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED &&
+	    strcmp(d.reason, ESTCA_POLICY_BAD_CREDENTIALS) == 0,
+	    "end entity without a code: refused");
+
+	ee = ee0, f = f0;
+	ee.status = "locked";
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "locked") != NULL,
+	    "locked, right code: says locked");
+	f.code_ok = false;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && !d.count_failure &&
+	    strcmp(d.reason, ESTCA_POLICY_BAD_CREDENTIALS) == 0,
+	    "locked, wrong code: generic reason, not counted");
+
+	ee = ee0, f = f0;
+	ee.status = "disabled";
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "disabled") != NULL,
+	    "disabled: refused");
+
+	ee = ee0, f = f0;
+	ee.uses_left = 0;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "already used") != NULL,
+	    "used-up code: refused");
+
+	ee = ee0, f = f0;
+	ee.subject_dn = "CN=device2,O=Example";
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	    "subject mismatch: refused (%s)", d.audit);
+	ee.subject_dn = NULL;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == 0, "no registered subject: any subject");
+	ee.subject_dn = "CN=#00";
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_INTERNAL, "unparsable registered subject: 500");
+
+	ee = ee0, f = f0;
+	f.sans = bad_sans;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED &&
+	    strstr(d.audit, "evil.example") != NULL,
+	    "unregistered SAN: refused (%s)", d.audit);
+	f.sans = NULL;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == 0, "no SANs asked: fewer than registered is fine");
+	ee.nsans = 0;
+	f.sans = ok_sans;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED, "SANs asked, none registered: refused");
+
+	ee = ee0, f = f0;
+	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "ra");
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_UNSUPPORTED, "ra mode: not supported yet");
+	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "dn_part_password");
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == 0, "dn_part_password: same rules");
+
+	X509_NAME_free(n);
+	GENERAL_NAMES_free(ok_sans);
+	GENERAL_NAMES_free(bad_sans);
+}
+
+/* A certificate for key with subject and SANs (self-signed will do: the
+ * policy sees only what the chain check found). */
+static X509 *
+make_cert(EVP_PKEY *key, const char *const *subj, const char *sans)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = name_of(subj);
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 42);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_NAME_free(n);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	if (sans != NULL) {
+		X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL,
+		    NID_subject_alt_name, sans);
+
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	X509_sign(x, key, EVP_sha256());
+	return x;
+}
+
+static void
+test_renew(void)
+{
+	static const char *subj[] = { "CN", "device1", NULL };
+	static const char *other[] = { "CN", "device2", NULL };
+	struct estca_alias a;
+	struct estca_renew_facts f0, f;
+	struct estca_decision d;
+	X509 *cert = make_cert(key1, subj, "DNS:a.example,IP:192.0.2.1");
+	X509 *nosan = make_cert(key1, subj, NULL);
+	X509_NAME *n = name_of(subj), *n2 = name_of(other);
+	GENERAL_NAMES *same = sans_of("IP:192.0.2.1,DNS:a.example"),
+	    *fewer = sans_of("DNS:a.example");
+	X509_PUBKEY *spki1 = NULL, *spki2 = NULL;
+
+	X509_PUBKEY_set(&spki1, key1);
+	X509_PUBKEY_set(&spki2, key2);
+	memset(&a, 0, sizeof(a));
+	snprintf(a.name, sizeof(a.name), "est");
+	memset(&f0, 0, sizeof(f0));
+	f0.chain_ok = true;
+	f0.known = true;
+	f0.same_alias = true;
+	f0.ee_status = "active";
+	f0.cert = cert;
+	f0.subject = n;
+	f0.sans = same;
+	f0.spki = spki2;
+
+	f = f0;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == 0, "renewal with a new key, same subject and SANs: accept");
+
+	f = f0;
+	f.chain_ok = false;
+	f.chain_why = "unable to get local issuer certificate";
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.audit, "local issuer") != NULL,
+	    "foreign certificate: refused");
+	f = f0;
+	f.known = false;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED, "certificate not recorded: refused");
+	f = f0;
+	f.same_alias = false;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED, "certificate of another alias: refused");
+	f = f0;
+	f.revoked = true;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "revoked") != NULL,
+	    "revoked: refused");
+	f = f0;
+	f.expired = true;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "expired") != NULL,
+	    "expired: refused");
+	f = f0;
+	f.ee_status = NULL;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED, "end entity deleted: refused");
+	f = f0;
+	f.ee_status = "disabled";
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED, "end entity disabled: refused");
+	f = f0;
+	f.ee_status = "locked";
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == 0, "end entity locked by code failures: renewal still works");
+	f = f0;
+	f.subject = n2;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	    "other subject: refused");
+	f = f0;
+	f.sans = fewer;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED, "fewer SANs: refused");
+	f.sans = NULL;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED, "no SANs: refused");
+	f.cert = nosan;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == 0, "no SANs in either: accept");
+	f = f0;
+	f.spki = spki1;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "same public key") != NULL,
+	    "same key, alias forbids: refused");
+	a.allow_same_key_renewal = true;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == 0, "same key, alias allows: accept");
+
+	X509_free(cert);
+	X509_free(nosan);
+	X509_NAME_free(n);
+	X509_NAME_free(n2);
+	GENERAL_NAMES_free(same);
+	GENERAL_NAMES_free(fewer);
+	X509_PUBKEY_free(spki1);
+	X509_PUBKEY_free(spki2);
+}
+
+int
+main(void)
+{
+	key1 = EVP_EC_gen("P-256");
+	key2 = EVP_EC_gen("P-256");
+	if (key1 == NULL || key2 == NULL) {
+		printf("Bail out! no EC keys\n");
+		return 1;
+	}
+	test_base64();
+	test_csr();
+	test_names();
+	test_sans();
+	test_enroll();
+	test_renew();
+	EVP_PKEY_free(key1);
+	EVP_PKEY_free(key2);
+	printf("1..%d\n", n_tests);
+	return n_failed != 0;
+}
