@@ -529,3 +529,67 @@ estca_db_audit(struct estca_db *db, const struct estca_audit_row *a,
 
 	return db_run(db, sql, 7, params, detail, detaillen);
 }
+
+void
+estca_db_csrattrs_free(struct estca_csrattr *a, size_t n)
+{
+	for (size_t i = 0; a != NULL && i < n; i++)
+		OPENSSL_free(a[i].values);
+	OPENSSL_free(a);
+}
+
+int
+estca_db_csrattrs(struct estca_db *db, const char *alias,
+    struct estca_csrattr **out, size_t *n, char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "SELECT oid, encode(values_der, 'hex') FROM est.csrattr"
+	    " WHERE alias = $1 ORDER BY position LIMIT 65";
+	const char *params[1] = { alias };
+	struct estca_csrattr *a = NULL;
+	PGresult *res;
+	int rows, r;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = db_exec(db, sql, 1, params, &res, detail, detaillen)) != 0)
+		return r;
+	rows = PQntuples(res);
+	if (rows > ESTCA_DB_CSRATTRS_MAX || PQnfields(res) != 2) {
+		PQclear(res);
+		set_detail(detail, detaillen, "csrattr", "too many rows for one alias");
+		return ESTCA_ERR_INTERNAL;
+	}
+	if (rows > 0 && (a = OPENSSL_zalloc((size_t)rows * sizeof(*a))) == NULL) {
+		PQclear(res);
+		return ESTCA_ERR_NOMEM;
+	}
+	for (int i = 0; i < rows; i++) {
+		const char *oid = PQgetvalue(res, i, 0);
+		const char *hex = PQgetvalue(res, i, 1);
+		long len = 0;
+
+		if (strlen(oid) >= sizeof(a[i].oid)) {
+			r = ESTCA_ERR_INTERNAL;
+			break;
+		}
+		memcpy(a[i].oid, oid, strlen(oid) + 1);
+		if (PQgetisnull(res, i, 1))
+			continue;
+		/* hex without separators: pairs of digits */
+		if ((a[i].values = OPENSSL_hexstr2buf(hex, &len)) == NULL || len <= 0) {
+			r = ESTCA_ERR_INTERNAL;
+			break;
+		}
+		a[i].values_len = (size_t)len;
+	}
+	PQclear(res);
+	if (r != 0) {
+		estca_db_csrattrs_free(a, (size_t)rows);
+		set_detail(detail, detaillen, "csrattr", "row does not decode");
+		return r;
+	}
+	*out = a;
+	*n = (size_t)rows;
+	return 0;
+}

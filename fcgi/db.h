@@ -132,4 +132,19 @@ struct estca_audit_row {
 int estca_db_audit(struct estca_db *db, const struct estca_audit_row *a,
     char *detail, size_t detaillen) ESTCA_WUR;
 
+/* One row of est.csrattr (position order); values NULL for a bare OID. */
+struct estca_csrattr {
+	char oid[128];
+	unsigned char *values;   /* DER of a SET OF AttributeValue */
+	size_t values_len;
+};
+#define ESTCA_DB_CSRATTRS_MAX 64
+
+/* The CSR attributes of alias; *out (n entries) freed with
+ * estca_db_csrattrs_free(). */
+int estca_db_csrattrs(struct estca_db *db, const char *alias,
+    struct estca_csrattr **out, size_t *n, char *detail, size_t detaillen)
+    ESTCA_WUR;
+void estca_db_csrattrs_free(struct estca_csrattr *a, size_t n);
+
 #endif

@@ -39,7 +39,7 @@ static const struct {
 	{ EST_OP_SIMPLEREENROLL, estca_op_simplereenroll, true },
 	{ EST_OP_SERVERKEYGEN, NULL, false },
 	{ EST_OP_FULLCMC, NULL, false },
-	{ EST_OP_CSRATTRS, NULL, false },
+	{ EST_OP_CSRATTRS, estca_op_csrattrs, false },
 };
 
 static void
@@ -269,8 +269,10 @@ handle(struct estca_ctx *ctx, FCGX_Request *fx)
 		goto out;
 	}
 	if (fn == NULL) {
-		estca_http_fail(&h, ESTCA_WEB_ERR_NOT_IMPL, "not implemented yet",
-		    NULL);
+		estca_http_fail(&h, ESTCA_WEB_ERR_NOT_IMPL,
+		    h.route.op == EST_OP_FULLCMC ?
+		    "fullcmc (Full PKI Request) is not supported; use simpleenroll "
+		    "or simplereenroll" : "not implemented yet", NULL);
 		answer_error(&h, ESTCA_WEB_ERR_NOT_IMPL);
 		goto out;
 	}

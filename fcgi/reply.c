@@ -80,12 +80,17 @@ estca_reply(struct estca_http *h, int http, const char *ctype,
 	    estca_http_phrase(http));
 	if ((r = estca_buf_addstr(&hdr, line)) != 0)
 		goto out;
-	snprintf(line, sizeof(line), "Content-Type: %s\r\n", ctype);
-	if ((r = estca_buf_addstr(&hdr, line)) != 0)
-		goto out;
-	snprintf(line, sizeof(line), "Content-Length: %zu\r\n", len);
-	if ((r = estca_buf_addstr(&hdr, line)) != 0)
-		goto out;
+	/* 204 carries neither a body nor its headers (RFC 9110 15.3.5) */
+	if (ctype != NULL) {
+		snprintf(line, sizeof(line), "Content-Type: %s\r\n", ctype);
+		if ((r = estca_buf_addstr(&hdr, line)) != 0)
+			goto out;
+	}
+	if (http != 204) {
+		snprintf(line, sizeof(line), "Content-Length: %zu\r\n", len);
+		if ((r = estca_buf_addstr(&hdr, line)) != 0)
+			goto out;
+	}
 	if (extra != NULL && (r = estca_buf_addstr(&hdr, extra)) != 0)
 		goto out;
 	if ((r = estca_buf_addstr(&hdr, "\r\n")) != 0)

@@ -15,9 +15,10 @@
 #include "fcgi.h"
 
 /*
- * Send a success reply: status http, Content-Type ctype, the extra header
- * lines in extra ("Name: value\r\n" each, or NULL), then body unless the
- * request is HEAD.  Content-Length is always sent.  Records h->status.
+ * Send a success reply: status http, Content-Type ctype (NULL: none), the
+ * extra header lines in extra ("Name: value\r\n" each, or NULL), then body
+ * unless the request is HEAD.  Content-Length is sent except with 204.
+ * Records h->status.
  * Returns 0 or ESTCA_ERR_IO (the web server went away).
  */
 int estca_reply(struct estca_http *h, int http, const char *ctype,
