@@ -168,8 +168,8 @@ estca_base64_lines(const unsigned char *p, size_t n, struct estca_buf *out)
  * the order given (the encoding keeps it).  *der is OPENSSL_free'd by the
  * caller.
  */
-static int
-certs_only_der(STACK_OF(X509) *certs, unsigned char **der, size_t *derlen)
+int
+estca_certs_only_der(STACK_OF(X509) *certs, unsigned char **der, size_t *derlen)
 {
 	PKCS7 *p7;
 	int n, r = ESTCA_ERR_INTERNAL;
@@ -205,7 +205,7 @@ estca_reply_certs(struct estca_http *h, STACK_OF(X509) *certs, const char *ctype
 	size_t derlen = 0;
 	int r;
 
-	if ((r = certs_only_der(certs, &der, &derlen)) != 0) {
+	if ((r = estca_certs_only_der(certs, &der, &derlen)) != 0) {
 		estca_log_ssl(ESTCA_LOG_ERR, "encoding PKCS#7");
 		return estca_http_fail(h, r, NULL, "cannot encode PKCS#7");
 	}
@@ -215,6 +215,69 @@ estca_reply_certs(struct estca_http *h, STACK_OF(X509) *certs, const char *ctype
 	if (r != 0)
 		return estca_http_fail(h, r, NULL, "base64: %s", estca_strerror(r));
 	r = estca_reply(h, 200, ctype, "Content-Transfer-Encoding: base64\r\n",
+	    body.data, body.len);
+	estca_buf_free(&body);
+	return r;
+}
+
+/* Append base64 of p[0..n) to out as CRLF-terminated lines (MIME parts). */
+static int
+base64_crlf(const unsigned char *p, size_t n, struct estca_buf *out)
+{
+	struct estca_buf lf;
+	int r;
+
+	estca_buf_init(&lf, out->cap, out->secret);
+	if ((r = estca_base64_lines(p, n, &lf)) != 0)
+		return r;
+	for (size_t i = 0, start = 0; i < lf.len && r == 0; i++) {
+		if (lf.data[i] != '\n')
+			continue;
+		if ((r = estca_buf_add(out, lf.data + start, i - start)) == 0)
+			r = estca_buf_add(out, "\r\n", 2);
+		start = i + 1;
+	}
+	estca_buf_free(&lf);
+	return r;
+}
+
+#define KEYGEN_BOUNDARY "estca-serverkeygen-part"
+
+int
+estca_reply_serverkeygen(struct estca_http *h, X509 *cert,
+    const unsigned char *pkcs8, size_t pkcs8len)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	struct estca_buf body;
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	int r;
+
+	if (certs == NULL || !sk_X509_push(certs, cert)) {
+		sk_X509_free(certs);
+		return estca_http_fail(h, ESTCA_ERR_NOMEM, NULL, "out of memory");
+	}
+	r = estca_certs_only_der(certs, &der, &derlen);
+	sk_X509_free(certs);   /* the certificate stays the caller's */
+	if (r != 0)
+		return estca_http_fail(h, r, NULL, "cannot encode PKCS#7");
+	/* the body holds a private key: a secret buffer, wiped when freed */
+	estca_buf_init(&body, REPLY_MAX_DER * 3, true);
+	if ((r = estca_buf_addstr(&body, "--" KEYGEN_BOUNDARY "\r\n"
+	    "Content-Type: application/pkcs8\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n")) != 0 ||
+	    (r = base64_crlf(pkcs8, pkcs8len, &body)) != 0 ||
+	    (r = estca_buf_addstr(&body, "--" KEYGEN_BOUNDARY "\r\n"
+	    "Content-Type: application/pkcs7-mime; smime-type=certs-only\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n")) != 0 ||
+	    (r = base64_crlf(der, derlen, &body)) != 0 ||
+	    (r = estca_buf_addstr(&body, "--" KEYGEN_BOUNDARY "--\r\n")) != 0) {
+		OPENSSL_free(der);
+		estca_buf_free(&body);
+		return estca_http_fail(h, r, NULL, "cannot build the multipart reply");
+	}
+	OPENSSL_free(der);
+	r = estca_reply(h, 200, "multipart/mixed; boundary=" KEYGEN_BOUNDARY, NULL,
 	    body.data, body.len);
 	estca_buf_free(&body);
 	return r;

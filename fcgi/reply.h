@@ -42,6 +42,23 @@ int estca_reply_certs(struct estca_http *h, STACK_OF(X509) *certs,
     const char *ctype) ESTCA_WUR;
 
 /*
+ * DER of a certs-only PKCS#7 SignedData (no signers, no content) holding
+ * certs in their order; *der is OPENSSL_free'd by the caller.
+ */
+int estca_certs_only_der(STACK_OF(X509) *certs, unsigned char **der,
+    size_t *derlen) ESTCA_WUR;
+
+/*
+ * Send the serverkeygen answer (RFC 7030 4.4.2): multipart/mixed with an
+ * application/pkcs8 part (the private key) and an application/pkcs7-mime
+ * certs-only part (the certificate), both base64.  The assembled body is
+ * wiped after sending.  Returns 0, ESTCA_ERR_IO, or an error before
+ * anything was sent (h->detail says which).
+ */
+int estca_reply_serverkeygen(struct estca_http *h, X509 *cert,
+    const unsigned char *pkcs8, size_t pkcs8len) ESTCA_WUR;
+
+/*
  * Read and throw away what is left of the request body, at most cap bytes.
  * A server that writes the whole body before reading our answer (mod_fcgid)
  * would otherwise block on a body we never read.
