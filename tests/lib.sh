@@ -12,7 +12,8 @@
 # "#".  `make check` runs the tests with top_srcdir and top_builddir set; run
 # by hand, the source tree is found from this file and the build tree is
 # top_builddir, else the source tree if it holds the programs, else build/.
-# Set ESTCA_KEEP_RIG=1 to keep the rig directory after the test.
+# Set ESTCA_KEEP_RIG=1 to keep the rig directory after the test, and
+# ESTCA_TEST_WEB=lighttpd to run it behind lighttpd instead of Apache.
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 if [ -z "${top_builddir:-}" ]; then
@@ -147,7 +148,9 @@ rig_cleanup() {
 
 # rig_up [rig.sh up options...]: bring a rig up in a fresh temporary
 # directory on a free port and export the variables of its rig.env.  A rig
-# that does not come up ends the test ("Bail out!").
+# that does not come up ends the test ("Bail out!").  The web server is
+# $ESTCA_TEST_WEB (apache or lighttpd; default apache) unless the options
+# name one.
 rig_up() {
 	local st
 	RIG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/estca-rig.XXXXXX") ||
@@ -156,7 +159,8 @@ rig_up() {
 	trap 'exit 129' HUP
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	"$RIG_SH" up "$RIG_DIR" --port 0 --builddir "$top_builddir" "$@" 2>&1 |
+	"$RIG_SH" up "$RIG_DIR" --port 0 --builddir "$top_builddir" \
+	    --web "${ESTCA_TEST_WEB:-apache}" "$@" 2>&1 |
 	    sed 's/^/# /'
 	st=${PIPESTATUS[0]}
 	if [ "$st" -ne 0 ]; then

@@ -616,7 +616,7 @@ web_launch() {
 }
 
 start_web() {
-	local tries=1 pid code conf pidfile startlog errlog
+	local tries=1 pid code conf pidfile startlog errlog errlines
 	conf=$(web_conf "$WEB")
 	pidfile=$RUN/$WEB.pid
 	startlog=$LOG/$WEB-start.log
@@ -632,9 +632,9 @@ start_web() {
 		    die "$WEB rejects $conf" "$SETUP_LOG"
 		say "$WEB: start on 127.0.0.1:$PORT"
 		rm -f "$pidfile"
-		# A new error log line count, so that the port check below reads
-		# only what this attempt wrote.
-		local errlines=0
+		# The port check below reads only what this attempt adds to the
+		# error log.
+		errlines=0
 		[ ! -f "$errlog" ] || errlines=$(wc -l <"$errlog")
 		if web_launch </dev/null >>"$startlog" 2>&1; then
 			UP_STARTED=yes

@@ -165,17 +165,19 @@ is "curl --http2: POST /cacerts 405" "$(curl -s --cacert "$ESTCA_CACERT" \
 
 # ---- the workers ------------------------------------------------------------
 
-users=
-for f in /proc/[0-9]*/cmdline; do
-	pid=${f#/proc/}
-	pid=${pid%/cmdline}
-	case $(tr '\0' ' ' 2>/dev/null <"$f") in
-	"$ESTCA_RIG_DIR/bin/estca-fcgi"*)
-		users="$users $(ps -o user= -p "$pid" 2>/dev/null)" ;;
-	esac
-done
-users=$(printf '%s\n' $users | sort -u | tr '\n' ' ')
-is "estca-fcgi workers run as www-data" "$users" "www-data "
+# The users of this rig's estca-fcgi processes, one line each.
+worker_users() {
+	local f pid
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		case $(tr '\0' ' ' 2>/dev/null <"$f") in
+		"$ESTCA_RIG_DIR/bin/estca-fcgi"*) ps -o user= -p "$pid" 2>/dev/null ;;
+		esac
+	done
+}
+is "estca-fcgi workers run as www-data" \
+    "$(worker_users | sort -u | tr '\n' ' ')" "www-data "
 
 # ---- the CA key lives in the token only -----------------------------------
 
