@@ -14,10 +14,11 @@
 /* A certificate in PEM is a few KB; anything far above is not one. */
 #define CLIENT_CERT_PEM_MAX (64 * 1024)
 
-int
-estca_client_cert(FCGX_ParamArray envp, X509 **out)
+/* The one PEM certificate in variable name, as estca_client_cert(). */
+static int
+cert_var(FCGX_ParamArray envp, const char *name, X509 **out)
 {
-	const char *pem = FCGX_GetParam("SSL_CLIENT_CERT", envp);
+	const char *pem = FCGX_GetParam(name, envp);
 	BIO *b;
 	X509 *x, *extra;
 	size_t n;
@@ -40,6 +41,79 @@ estca_client_cert(FCGX_ParamArray envp, X509 **out)
 	}
 	*out = x;
 	return 0;
+}
+
+int
+estca_client_cert(FCGX_ParamArray envp, X509 **out)
+{
+	return cert_var(envp, "SSL_CLIENT_CERT", out);
+}
+
+int
+estca_client_chain(FCGX_ParamArray envp, STACK_OF(X509) **out)
+{
+	STACK_OF(X509) *sk;
+	char name[40];
+
+	if ((*out = sk = sk_X509_new_null()) == NULL)
+		return ESTCA_ERR_NOMEM;
+	for (int i = 0; i < ESTCA_CLIENT_CHAIN_MAX; i++) {
+		X509 *x;
+		int r;
+
+		snprintf(name, sizeof(name), "SSL_CLIENT_CERT_CHAIN_%d", i);
+		r = cert_var(envp, name, &x);
+		if (r == ESTCA_ERR_NOT_FOUND)
+			break;
+		if (r != 0)
+			continue;
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			sk_X509_pop_free(sk, X509_free);
+			*out = NULL;
+			return ESTCA_ERR_NOMEM;
+		}
+	}
+	return 0;
+}
+
+int
+estca_cert_verify(X509 *cert, STACK_OF(X509) *anchors, STACK_OF(X509) *untrusted,
+    char *why, size_t whylen)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	int r = ESTCA_ERR_REFUSED;
+
+	snprintf(why, whylen, "no trust anchor");
+	if (sk_X509_num(anchors) < 1)
+		return r;
+	if ((store = X509_STORE_new()) == NULL ||
+	    (ctx = X509_STORE_CTX_new()) == NULL) {
+		r = ESTCA_ERR_NOMEM;
+		goto out;
+	}
+	for (int i = 0; i < sk_X509_num(anchors); i++)
+		if (!X509_STORE_add_cert(store, sk_X509_value(anchors, i)))
+			goto out;
+	/* An anchor need not be self-signed: a vendor's issuing CA alone is
+	 * enough (the path ends at the first trusted certificate). */
+	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+	if (!X509_STORE_CTX_init(ctx, store, cert, untrusted) ||
+	    !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT))
+		goto out;
+	if (X509_verify_cert(ctx) != 1) {
+		snprintf(why, whylen, "%s", X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)));
+		goto out;
+	}
+	why[0] = 0;
+	r = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return r;
 }
 
 int

@@ -32,4 +32,22 @@ int estca_client_cert(FCGX_ParamArray envp, X509 **out) ESTCA_WUR;
 int estca_cert_issued_by(X509 *cert, STACK_OF(X509) *chain, char *why,
     size_t whylen) ESTCA_WUR;
 
+/*
+ * The certificates the client sent after its own (Apache's
+ * SSL_CLIENT_CERT_CHAIN_0, _1, ...; lighttpd exports none), as a stack
+ * the caller frees (possibly empty).  They are only candidates for
+ * intermediates: nothing here trusts them.  Variables that do not hold
+ * one PEM certificate are skipped; at most ESTCA_CLIENT_CHAIN_MAX are read.
+ */
+#define ESTCA_CLIENT_CHAIN_MAX 8
+int estca_client_chain(FCGX_ParamArray envp, STACK_OF(X509) **out) ESTCA_WUR;
+
+/*
+ * Does cert chain to one of anchors (each trusted as it is, a root or
+ * not), through untrusted (may be NULL), valid now, fit for TLS client
+ * authentication?  Returns 0, or ESTCA_ERR_REFUSED with why set.
+ */
+int estca_cert_verify(X509 *cert, STACK_OF(X509) *anchors,
+    STACK_OF(X509) *untrusted, char *why, size_t whylen) ESTCA_WUR;
+
 #endif

@@ -154,6 +154,116 @@ get_challenge(struct estca_csr *c, char *why, size_t whylen)
 	return 0;
 }
 
+/* Is der[0..len) exactly one DER TLV?  Its header length into *hdr. */
+static int
+one_tlv(const unsigned char *der, long len, int *tag, int *cls, long *hdr)
+{
+	const unsigned char *p = der;
+	long body;
+	int ret;
+
+	ret = ASN1_get_object(&p, &body, tag, cls, len);
+	if (ret & 0x80 || ret & 0x01)   /* error, or indefinite length */
+		return 0;
+	*hdr = (long)(p - der);
+	return *hdr + body == len;
+}
+
+int
+estca_csn_decode(const unsigned char *der, size_t len, X509_NAME **subject,
+    GENERAL_NAMES **sans, char *why, size_t whylen)
+{
+	const unsigned char *p, *end;
+	long hdr, ihdr, elen;
+	int tag, cls, n = 0;
+
+	*subject = NULL;
+	*sans = NULL;
+	if (len == 0 || len > 0x100000 ||
+	    !one_tlv(der, (long)len, &tag, &cls, &hdr) ||
+	    tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL)
+		goto bad;
+	p = der + hdr;
+	end = der + len;
+	while (p < end) {
+		const unsigned char *start = p, *q;
+		int itag, icls;
+
+		/* each element: a universal SEQUENCE, whole */
+		q = p;
+		if (ASN1_get_object(&q, &elen, &itag, &icls, end - p) & 0x81 ||
+		    itag != V_ASN1_SEQUENCE || icls != V_ASN1_UNIVERSAL)
+			goto bad;
+		ihdr = (long)(q - p);
+		if (++n > 2)
+			goto bad;
+		/* Name when its first element is a SET or it is empty;
+		 * GeneralNames when it is context-specific. */
+		if (elen == 0 || q[0] == 0x31) {
+			if (*subject != NULL || *sans != NULL)
+				goto bad;
+			*subject = d2i_X509_NAME(NULL, &p, ihdr + elen);
+			if (*subject == NULL)
+				goto bad;
+		} else if ((q[0] & 0xc0) == 0x80) {
+			if (*sans != NULL)
+				goto bad;
+			*sans = d2i_GENERAL_NAMES(NULL, &p, ihdr + elen);
+			if (*sans == NULL)
+				goto bad;
+		} else {
+			goto bad;
+		}
+		if (p != start + ihdr + elen)
+			goto bad;
+	}
+	if (*subject == NULL && *sans == NULL)
+		goto bad;
+	return 0;
+bad:
+	X509_NAME_free(*subject);
+	GENERAL_NAMES_free(*sans);
+	*subject = NULL;
+	*sans = NULL;
+	ERR_clear_error();
+	say(why, whylen, "ChangeSubjectName does not decode");
+	return ESTCA_ERR_MALFORMED;
+}
+
+/* The ChangeSubjectName attribute into c->csn, c->csn_subject, c->csn_sans. */
+static int
+get_csn(struct estca_csr *c, char *why, size_t whylen)
+{
+	ASN1_OBJECT *obj = OBJ_txt2obj(ESTCA_OID_CHANGE_SUBJECT_NAME, 1);
+	X509_ATTRIBUTE *at;
+	const ASN1_TYPE *t;
+	int idx;
+
+	if (obj == NULL)
+		return ESTCA_ERR_NOMEM;
+	idx = X509_REQ_get_attr_by_OBJ(c->req, obj, -1);
+	if (idx >= 0 && X509_REQ_get_attr_by_OBJ(c->req, obj, idx) >= 0) {
+		ASN1_OBJECT_free(obj);
+		say(why, whylen, "more than one ChangeSubjectName attribute");
+		return ESTCA_ERR_MALFORMED;
+	}
+	ASN1_OBJECT_free(obj);
+	if (idx < 0)
+		return 0;
+	at = X509_REQ_get_attr(c->req, idx);
+	if (X509_ATTRIBUTE_count(at) != 1 ||
+	    (t = X509_ATTRIBUTE_get0_type(at, 0)) == NULL ||
+	    t->type != V_ASN1_SEQUENCE) {
+		say(why, whylen, "ChangeSubjectName must have exactly one value, "
+		    "a SEQUENCE");
+		return ESTCA_ERR_MALFORMED;
+	}
+	c->csn = true;
+	return estca_csn_decode(ASN1_STRING_get0_data(t->value.sequence),
+	    (size_t)ASN1_STRING_length(t->value.sequence), &c->csn_subject,
+	    &c->csn_sans, why, whylen);
+}
+
 int
 estca_csr_decode(const unsigned char *body, size_t len, struct estca_csr *c,
     char *why, size_t whylen)
@@ -213,7 +323,8 @@ estca_csr_decode(const unsigned char *body, size_t len, struct estca_csr *c,
 			goto fail;
 		}
 	}
-	if ((r = get_challenge(c, why, whylen)) != 0)
+	if ((r = get_challenge(c, why, whylen)) != 0 ||
+	    (r = get_csn(c, why, whylen)) != 0)
 		goto fail;
 	estca_buf_free(&der);
 	ERR_clear_error();
@@ -233,6 +344,8 @@ estca_csr_free(struct estca_csr *c)
 	if (c->challenge != NULL)
 		OPENSSL_secure_clear_free(c->challenge, strlen(c->challenge) + 1);
 	GENERAL_NAMES_free(c->sans);
+	X509_NAME_free(c->csn_subject);
+	GENERAL_NAMES_free(c->csn_sans);
 	/* XXX the request's own copy of the attribute is freed unwiped. */
 	X509_REQ_free(c->req);
 	memset(c, 0, sizeof(*c));

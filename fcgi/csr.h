@@ -14,6 +14,17 @@
  * must verify with its own key (proof of possession); bytes left after
  * the DER are an error.
  *
+ * ChangeSubjectName (RFC 6402 2.8, attribute id-cmc-changeSubjectName
+ * 1.3.6.1.5.5.7.7.36): at most one such attribute, with exactly one value,
+ * the DER of
+ *     ChangeSubjectName ::= SEQUENCE {
+ *         subject     Name OPTIONAL,
+ *         subjectAlt  GeneralNames OPTIONAL }
+ * with at least one of the two.  Both are untagged SEQUENCEs, so a lone
+ * element is told apart by its first inner element: a SET (an RDN) or
+ * nothing makes it the subject, a context-specific tag (a GeneralName)
+ * makes it subjectAlt.  Anything else, or bytes after it, is refused.
+ *
  * Nothing here does I/O; tests/unit_policy.c drives it directly.
  */
 #ifndef ESTCA_CSR_H
@@ -35,6 +46,9 @@ struct estca_csr {
 	GENERAL_NAMES *sans;        /* owned; NULL when none requested */
 	char *challenge;            /* challengePassword as UTF-8, NUL-ended;
 	                             * NULL when absent; a secret, wiped on free */
+	bool csn;                   /* carries ChangeSubjectName */
+	X509_NAME *csn_subject;     /* owned; its subject, NULL when absent */
+	GENERAL_NAMES *csn_sans;    /* owned; its subjectAlt, NULL when absent */
 };
 
 /*
@@ -45,6 +59,17 @@ struct estca_csr {
 int estca_csr_decode(const unsigned char *body, size_t len, struct estca_csr *c,
     char *why, size_t whylen) ESTCA_WUR;
 void estca_csr_free(struct estca_csr *c);
+
+/* The ChangeSubjectName attribute type, dotted. */
+#define ESTCA_OID_CHANGE_SUBJECT_NAME "1.3.6.1.5.5.7.7.36"
+
+/*
+ * Decode the DER of one ChangeSubjectName value (the rules above) into
+ * *subject and *sans (either may come back NULL, not both; caller frees).
+ * Returns 0 or ESTCA_ERR_MALFORMED with why set.
+ */
+int estca_csn_decode(const unsigned char *der, size_t len, X509_NAME **subject,
+    GENERAL_NAMES **sans, char *why, size_t whylen) ESTCA_WUR;
 
 /*
  * Decode base64 text in[0..len) into out (which caps it): blanks, tabs,

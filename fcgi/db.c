@@ -593,3 +593,154 @@ estca_db_csrattrs(struct estca_db *db, const char *alias,
 	*n = (size_t)rows;
 	return 0;
 }
+
+int
+estca_db_ra_password_members(struct estca_db *db, const char *alias,
+    const char *username, struct estca_ra_member *m, size_t *n, char *detail,
+    size_t detaillen)
+{
+	static const char sql[] =
+	    "SELECT m.id, r.name, m.password_hash FROM est.role_member m"
+	    " JOIN est.role r ON r.id = m.role"
+	    " WHERE r.alias = $1 AND m.username = $2"
+	    " AND m.password_hash IS NOT NULL ORDER BY m.id LIMIT 8";
+	const char *params[2] = { alias, username };
+	PGresult *res;
+	int rows, r;
+
+	*n = 0;
+	if ((r = db_exec(db, sql, 2, params, &res, detail, detaillen)) != 0)
+		return r;
+	rows = PQntuples(res);
+	if (PQnfields(res) != 3 || rows > ESTCA_DB_RA_MEMBERS_MAX) {
+		PQclear(res);
+		set_detail(detail, detaillen, "role_member", "unexpected result");
+		return ESTCA_ERR_INTERNAL;
+	}
+	for (int i = 0; i < rows; i++) {
+		struct estca_ra_member *x = &m[i];
+		const char *v;
+
+		memset(x, 0, sizeof(*x));
+		v = PQgetvalue(res, i, 2);
+		if (get_ll(res, i, 0, 0x7fffffffffffffffLL, &x->id) != 0 ||
+		    strlen(PQgetvalue(res, i, 1)) >= sizeof(x->role) ||
+		    strlen(v) >= sizeof(x->password_hash)) {
+			PQclear(res);
+			for (int k = 0; k <= i; k++)
+				OPENSSL_cleanse(&m[k], sizeof(m[k]));
+			set_detail(detail, detaillen, "role_member", "row does not fit");
+			return ESTCA_ERR_INTERNAL;
+		}
+		memcpy(x->role, PQgetvalue(res, i, 1), strlen(PQgetvalue(res, i, 1)) + 1);
+		memcpy(x->password_hash, v, strlen(v) + 1);
+	}
+	PQclear(res);
+	*n = (size_t)rows;
+	return 0;
+}
+
+/* The certificates in column 0 (hex of DER) of every row of res into a
+ * new stack; rows that do not parse are counted in *bad. */
+static int
+certs_of(const PGresult *res, STACK_OF(X509) **out, int *bad)
+{
+	STACK_OF(X509) *sk;
+
+	*bad = 0;
+	if ((*out = sk = sk_X509_new_null()) == NULL)
+		return ESTCA_ERR_NOMEM;
+	for (int i = 0; i < PQntuples(res); i++) {
+		long len = 0;
+		unsigned char *der = PQgetisnull(res, i, 0) ? NULL :
+		    OPENSSL_hexstr2buf(PQgetvalue(res, i, 0), &len);
+		const unsigned char *p = der;
+		X509 *x = der != NULL && len > 0 ? d2i_X509(NULL, &p, len) : NULL;
+
+		if (x == NULL || p != der + len) {
+			X509_free(x);
+			(*bad)++;
+		} else if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			OPENSSL_free(der);
+			sk_X509_pop_free(sk, X509_free);
+			*out = NULL;
+			return ESTCA_ERR_NOMEM;
+		}
+		OPENSSL_free(der);
+	}
+	return 0;
+}
+
+int
+estca_db_ra_cert_member(struct estca_db *db, const char *alias,
+    const unsigned char sha256[32], struct estca_ra_member *m,
+    STACK_OF(X509) **issuers, char *detail, size_t detaillen)
+{
+	static const char member_sql[] =
+	    "SELECT m.id, r.name FROM est.role_member m"
+	    " JOIN est.role r ON r.id = m.role"
+	    " WHERE r.alias = $1 AND m.cert_sha256 = $2 ORDER BY m.id LIMIT 1";
+	static const char issuer_sql[] =
+	    "SELECT encode(i.cert_der, 'hex') FROM est.role_issuer i"
+	    " JOIN est.role_member m ON m.role = i.role"
+	    " JOIN est.role r ON r.id = m.role"
+	    " WHERE r.alias = $1 AND m.cert_sha256 = $2 ORDER BY i.id LIMIT 64";
+	const char *params[2];
+	char *hash;
+	PGresult *res;
+	int r, bad = 0;
+
+	memset(m, 0, sizeof(*m));
+	*issuers = NULL;
+	if ((hash = bytea_hex(sha256, 32)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	params[0] = alias;
+	params[1] = hash;
+	if ((r = db_exec(db, member_sql, 2, params, &res, detail, detaillen)) != 0)
+		goto out;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		set_detail(detail, detaillen, "role_member", "no member has this certificate");
+		r = ESTCA_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (PQnfields(res) != 2 ||
+	    get_ll(res, 0, 0, 0x7fffffffffffffffLL, &m->id) != 0 ||
+	    get_text(res, 1, m->role, sizeof(m->role)) != 0) {
+		PQclear(res);
+		set_detail(detail, detaillen, "role_member", "row does not fit");
+		r = ESTCA_ERR_INTERNAL;
+		goto out;
+	}
+	PQclear(res);
+	if ((r = db_exec(db, issuer_sql, 2, params, &res, detail, detaillen)) != 0)
+		goto out;
+	r = certs_of(res, issuers, &bad);
+	PQclear(res);
+	if (r == 0 && bad > 0)
+		set_detail(detail, detaillen, "role_issuer", "a row does not parse");
+out:
+	OPENSSL_free(hash);
+	return r;
+}
+
+int
+estca_db_vendor_cas(struct estca_db *db, const char *alias,
+    STACK_OF(X509) **out, int *bad, char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "SELECT encode(cert_der, 'hex') FROM est.vendor_ca"
+	    " WHERE alias = $1 ORDER BY id LIMIT 256";
+	const char *params[1] = { alias };
+	PGresult *res;
+	int r;
+
+	*out = NULL;
+	*bad = 0;
+	if ((r = db_exec(db, sql, 1, params, &res, detail, detaillen)) != 0)
+		return r;
+	r = certs_of(res, out, bad);
+	PQclear(res);
+	return r;
+}

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <openssl/x509.h>
 #include "errors.h"
 
 struct estca_db;
@@ -131,6 +132,39 @@ struct estca_audit_row {
 };
 int estca_db_audit(struct estca_db *db, const struct estca_audit_row *a,
     char *detail, size_t detaillen) ESTCA_WUR;
+
+/* An RA role member (est.role_member) of an alias's role. */
+struct estca_ra_member {
+	long long id;
+	char role[ESTCA_DB_NAME_MAX + 1];
+	char password_hash[ESTCA_DB_HASH_MAX + 1];   /* "" when none; wiped */
+};
+#define ESTCA_DB_RA_MEMBERS_MAX 8
+
+/*
+ * The members called username that have a password, in the roles of
+ * alias (a name may be in several roles), into m[0..*n), at most
+ * ESTCA_DB_RA_MEMBERS_MAX.  *n == 0 when there is none.
+ */
+int estca_db_ra_password_members(struct estca_db *db, const char *alias,
+    const char *username, struct estca_ra_member *m, size_t *n,
+    char *detail, size_t detaillen) ESTCA_WUR;
+
+/*
+ * The member whose certificate has this SHA-256 in a role of alias, and
+ * the issuer certificates of that member's roles (est.role_issuer; a
+ * stack the caller frees, possibly empty).  ESTCA_ERR_NOT_FOUND when the
+ * certificate is no member's.
+ */
+int estca_db_ra_cert_member(struct estca_db *db, const char *alias,
+    const unsigned char sha256[32], struct estca_ra_member *m,
+    STACK_OF(X509) **issuers, char *detail, size_t detaillen) ESTCA_WUR;
+
+/* The vendor CA certificates of alias (est.vendor_ca) as a stack the
+ * caller frees, possibly empty.  Rows that do not parse are skipped and
+ * counted in *bad. */
+int estca_db_vendor_cas(struct estca_db *db, const char *alias,
+    STACK_OF(X509) **out, int *bad, char *detail, size_t detaillen) ESTCA_WUR;
 
 /* One row of est.csrattr (position order); values NULL for a bare OID. */
 struct estca_csrattr {

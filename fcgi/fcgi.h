@@ -16,6 +16,7 @@
 #include "client.h"
 #include "route.h"
 #include "db.h"
+#include "cred.h"
 
 struct estca_fcgi_conf {
 	struct estca_conf raw;      /* the parsed file; strings below point in */
@@ -32,6 +33,7 @@ struct estca_ctx {
 	struct estca_fcgi_conf conf;
 	struct estca_db *db;            /* kept open across requests */
 	struct estca_engine *engine;    /* kept open across requests */
+	struct estca_ra_cache ra_cache; /* RA passwords checked lately (cred.h) */
 };
 
 /* One per request; lives on main.c's stack for one FCGX_Accept_r round. */

@@ -11,11 +11,18 @@
  * the code stays good.  A refusal commits its audit row and the failure
  * counter before the client hears of it.
  *
- * The candidate code lives only in wiped buffers and is checked here
- * against the stored crypt(3) hash, never in SQL; no log line, audit row
- * or reason ever carries it.
+ * Initial enrollment authenticates per the alias's mode (policy.h): an
+ * enrollment code in the request, an RA role member (HTTP Basic from
+ * HTTP_AUTHORIZATION, or a TLS client certificate), or a vendor device
+ * certificate.  Client certificates come from SSL_CLIENT_CERT (and the
+ * client-sent SSL_CLIENT_CERT_CHAIN_n as untrusted intermediates) and are
+ * verified here against the trust store of their purpose; the web
+ * server's SSL_CLIENT_VERIFY is never consulted.
+ *
+ * Candidate codes and RA passwords live only in wiped buffers and are
+ * checked here against the stored crypt(3) hash, never in SQL; no log
+ * line, audit row or reason ever carries one.
  */
-#include <crypt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +32,7 @@
 #include <openssl/x509.h>
 #include "fcgi.h"
 #include "clientcert.h"
+#include "cred.h"
 #include "csr.h"
 #include "policy.h"
 #include "reply.h"
@@ -33,44 +41,17 @@
 
 #define ENROLL_CTYPE "application/pkcs7-mime; smime-type=certs-only"
 
-/*
- * A bcrypt hash at the cost est.hash_enrollment_code() uses.  A request
- * naming no end entity is checked against it, so unknown names take as
- * long to refuse as wrong codes.
- */
-static const char dummy_hash[] =
-    "$2b$08$EnBWTI5zbTYw0voiSipy4ufO9jDYsaaK4NISMzf0QPN7vmZk.a.5G";
-
 /* The state of one enrollment request. */
 struct enroll {
 	struct estca_ctx *ctx;
 	struct estca_http *h;
 	const char *op;                          /* for est.audit */
 	char addr[64];                           /* REMOTE_ADDR */
+	char requester[400];   /* addr, then who authenticated (est.audit) */
 	char username[ESTCA_DB_USERNAME_MAX + 1];  /* "" while unknown */
 	char serial[48];       /* certificate presented, then issued; "" none */
 	struct estca_csr csr;
 };
-
-/* Does code match the crypt(3) hash?  The comparison takes constant time;
- * the hashing takes what the hash method costs, whatever the code. */
-static bool
-code_matches(const char *code, const char *hash)
-{
-	struct crypt_data *cd;
-	const char *out;
-	size_t n = strlen(hash);
-	bool ok = false;
-
-	if ((cd = OPENSSL_zalloc(sizeof(*cd))) == NULL)
-		return false;
-	out = crypt_r(code, hash, cd);
-	/* failures come back as "*0" / "*1" (or NULL) */
-	if (out != NULL && out[0] != '*' && strlen(out) == n)
-		ok = CRYPTO_memcmp(out, hash, n) == 0;
-	OPENSSL_clear_free(cd, sizeof(*cd));
-	return ok;
-}
 
 /* Upper-case hex of the serial, no leading zeros (est.certificate). */
 static int
@@ -118,7 +99,7 @@ audit(struct enroll *e, bool accept, const char *reason)
 		.operation = e->op,
 		.accept = accept,
 		.reason = reason,
-		.requester = e->addr,
+		.requester = e->requester,
 		.serial = e->serial[0] ? e->serial : NULL,
 	};
 	char detail[300];
@@ -186,19 +167,19 @@ request_csr(struct enroll *e)
  * transaction back, so nothing is used up.
  */
 static int
-issue(struct enroll *e, const X509_NAME *subject, long long ee_id, bool consume,
-    const char *accept_text)
+issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
+    long long ee_id, bool consume, const char *accept_text)
 {
 	struct estca_ctx *ctx = e->ctx;
 	struct estca_http *h = e->h;
-	char requester[512], why[256], detail[300], text[300];
+	char requester[1024], why[256], detail[300], text[300];
 	char issuer[ESTCA_DB_DN_MAX + 1], subj[ESTCA_DB_DN_MAX + 1];
 	char nb[40], na[40];
 	struct estca_sign_args a = {
 		.ca_name = h->alias.ca_name,
 		.profile = h->alias.profile,
 		.subject = subject,
-		.sans = e->csr.sans,
+		.sans = sans,
 		.spki = e->csr.spki,
 		.validity_secs = 0,
 		.requester = requester,
@@ -210,7 +191,7 @@ issue(struct enroll *e, const X509_NAME *subject, long long ee_id, bool consume,
 	int r, n;
 
 	snprintf(requester, sizeof(requester), "est %s alias=%s user=%s from=%s",
-	    e->op, h->alias.name, e->username, e->addr);
+	    e->op, h->alias.name, e->username, e->requester);
 	r = estca_engine_sign(ctx->engine, &a, &cert, why, sizeof(why));
 	if (r != 0) {
 		int w = estca_web_engine_err(r);
@@ -286,7 +267,252 @@ db_fail(struct enroll *e, int r, const char *what, const char *detail)
 	    "database temporarily unavailable" : NULL, "%s: %s", what, detail);
 }
 
-/* simpleenroll: challenge_password and dn_part_password. */
+static long long
+now_secs(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (long long)ts.tv_sec;
+}
+
+/* requester = "ADDR KIND=WHO" for est.audit and the engine's log. */
+static void
+set_requester(struct enroll *e, const char *kind, const char *who)
+{
+	char line[300];
+
+	estca_one_line(line, sizeof(line), who);
+	snprintf(e->requester, sizeof(e->requester), "%s %s=%s", e->addr, kind,
+	    line);
+}
+
+/*
+ * Is pass the password of one of the members called user in the roles of
+ * the alias?  A recent success is taken from the worker's cache; an
+ * unknown user costs one dummy bcrypt, like a wrong password.  Returns 0
+ * with f->known and f->password_ok set, or a database error (h filled).
+ */
+static int
+ra_password(struct enroll *e, const char *user, const char *pass,
+    struct estca_ra_facts *f)
+{
+	struct estca_ra_member m[ESTCA_DB_RA_MEMBERS_MAX];
+	long long now = now_secs();
+	char detail[300];
+	size_t n = 0;
+	int r;
+
+	r = estca_db_ra_password_members(e->ctx->db, e->h->alias.name, user, m,
+	    &n, detail, sizeof(detail));
+	if (r != 0)
+		return db_fail(e, r, "RA members", detail);
+	f->known = n > 0;
+	if (n == 0)
+		(void)estca_crypt_matches(pass, estca_dummy_hash);
+	for (size_t i = 0; i < n && !f->password_ok; i++) {
+		struct estca_ra_cred k = {
+			.alias = e->h->alias.name,
+			.member_id = m[i].id,
+			.username = user,
+			.password = pass,
+			.hash = m[i].password_hash,
+		};
+
+		if (estca_ra_cache_hit(&e->ctx->ra_cache, &k, now)) {
+			f->password_ok = true;
+		} else if (estca_crypt_matches(pass, m[i].password_hash)) {
+			f->password_ok = true;
+			estca_ra_cache_put(&e->ctx->ra_cache, &k, now);
+		}
+	}
+	OPENSSL_cleanse(m, sizeof(m));
+	return 0;
+}
+
+/*
+ * The RA's TLS client certificate: a member's (by SHA-256), and verifying
+ * to one of the member's role issuers or to the alias's CA chain, with the
+ * client-sent chain as untrusted intermediates.
+ */
+static int
+ra_cert(struct enroll *e, X509 *client, struct estca_ra_facts *f,
+    char *why, size_t whylen)
+{
+	struct estca_ctx *ctx = e->ctx;
+	struct estca_http *h = e->h;
+	struct estca_ra_member m;
+	STACK_OF(X509) *anchors = NULL, *chain = NULL, *untrusted = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char detail[300] = "", ewhy[256];
+	int r;
+
+	if (!X509_digest(client, EVP_sha256(), md, &mdlen) || mdlen != 32) {
+		f->malformed = true;
+		return 0;
+	}
+	r = estca_db_ra_cert_member(ctx->db, h->alias.name, md, &m, &anchors,
+	    detail, sizeof(detail));
+	if (r == ESTCA_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return db_fail(e, r, "RA member", detail);
+	if (detail[0] != 0 && strstr(detail, "does not parse") != NULL)
+		log_err("alias %s: an issuer of RA role %s does not parse",
+		    h->alias.name, m.role);
+	f->known = true;
+	r = estca_engine_get_chain(ctx->engine, h->alias.ca_name, &chain, ewhy,
+	    sizeof(ewhy));
+	if (r != 0) {
+		sk_X509_pop_free(anchors, X509_free);
+		r = estca_web_engine_err(r);
+		return estca_http_fail(h, r, r == ESTCA_ERR_UNAVAILABLE ?
+		    "CA engine temporarily unavailable" : "cannot get the CA chain",
+		    "engine %s: chain of CA \"%s\": %s", ctx->conf.engine_socket,
+		    h->alias.ca_name, ewhy);
+	}
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (!X509_up_ref(x))
+			continue;
+		if (!sk_X509_push(anchors, x))
+			X509_free(x);
+	}
+	r = estca_client_chain(h->fx->envp, &untrusted);
+	if (r == 0)
+		f->chain_ok = estca_cert_verify(client, anchors, untrusted, why,
+		    whylen) == 0;
+	f->chain_why = why;
+	sk_X509_pop_free(untrusted, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(anchors, X509_free);
+	if (r != 0)
+		return estca_http_fail(h, r, NULL, "client chain: %s",
+		    estca_strerror(r));
+	snprintf(detail, sizeof(detail), "role %s member %lld", m.role, m.id);
+	set_requester(e, "ra-cert", detail);
+	return 0;
+}
+
+/*
+ * Mode ra: who is the RA?  Basic credentials when an Authorization header
+ * came, else the TLS client certificate.  0 when an RA role member of the
+ * alias authenticated; else the refusal was answered (401 or 403).
+ */
+static int
+ra_authenticate(struct enroll *e)
+{
+	struct estca_http *h = e->h;
+	const char *authz = FCGX_GetParam("HTTP_AUTHORIZATION", h->fx->envp);
+	struct estca_ra_facts f;
+	struct estca_decision d;
+	char user[ESTCA_BASIC_USER_MAX + 1], pass[ESTCA_BASIC_PASS_MAX + 1];
+	char why[200] = "";
+	X509 *client = NULL;
+	int r = 0;
+
+	memset(&f, 0, sizeof(f));
+	user[0] = pass[0] = 0;
+	if (authz != NULL && authz[0] != 0) {
+		f.how = ESTCA_RA_BASIC;
+		if (estca_basic_parse(authz, user, pass) != 0) {
+			f.malformed = true;
+		} else {
+			set_requester(e, "ra", user);
+			r = ra_password(e, user, pass, &f);
+		}
+		OPENSSL_cleanse(pass, sizeof(pass));
+	} else {
+		r = estca_client_cert(h->fx->envp, &client);
+		if (r != ESTCA_ERR_NOT_FOUND) {
+			f.how = ESTCA_RA_CERT;
+			f.malformed = r != 0;
+			r = client != NULL ? ra_cert(e, client, &f, why,
+			    sizeof(why)) : 0;
+		} else {
+			r = 0;
+		}
+	}
+	X509_free(client);
+	if (r != 0)
+		return r;
+	estca_policy_ra(&h->alias, &f, &d);
+	if (d.err != 0)
+		return refuse(e, d.err, d.reason, d.audit, false);
+	return 0;
+}
+
+/*
+ * Mode vendor: the TLS client certificate must chain to a vendor CA of
+ * the alias (est.vendor_ca, the only trust anchors; the client-sent chain
+ * may supply intermediates) and name the end entity in username_dn_field.
+ * 0 with e->username set and *vendor the certificate (caller frees);
+ * else the refusal was answered.
+ */
+static int
+vendor_authenticate(struct enroll *e, X509 **vendor)
+{
+	struct estca_http *h = e->h;
+	const struct estca_alias *a = &h->alias;
+	struct estca_vendor_facts f;
+	struct estca_decision d;
+	STACK_OF(X509) *anchors = NULL, *untrusted = NULL;
+	char why[200] = "", detail[300], subj[300];
+	X509 *client = NULL;
+	int r, bad = 0;
+
+	*vendor = NULL;
+	memset(&f, 0, sizeof(f));
+	r = estca_client_cert(h->fx->envp, &client);
+	f.cert_present = r != ESTCA_ERR_NOT_FOUND;
+	f.cert_malformed = f.cert_present && r != 0;
+	if (client != NULL) {
+		if (estca_name_text(X509_get_subject_name(client), subj,
+		    sizeof(subj)) != 0)
+			snprintf(subj, sizeof(subj), "(subject too long)");
+		set_requester(e, "vendor", subj);
+		r = estca_db_vendor_cas(e->ctx->db, a->name, &anchors, &bad,
+		    detail, sizeof(detail));
+		if (r != 0) {
+			X509_free(client);
+			return db_fail(e, r, "vendor CAs", detail);
+		}
+		if (bad > 0)
+			log_err("alias %s: %d vendor CA row(s) do not parse",
+			    a->name, bad);
+		if ((r = estca_client_chain(h->fx->envp, &untrusted)) != 0) {
+			X509_free(client);
+			sk_X509_pop_free(anchors, X509_free);
+			return estca_http_fail(h, r, NULL, "client chain: %s",
+			    estca_strerror(r));
+		}
+		f.chain_ok = estca_cert_verify(client, anchors, untrusted, why,
+		    sizeof(why)) == 0;
+		f.chain_why = why;
+		sk_X509_pop_free(untrusted, X509_free);
+		sk_X509_pop_free(anchors, X509_free);
+		f.username_r = estca_name_field(X509_get_subject_name(client),
+		    a->username_dn_field, e->username, sizeof(e->username));
+	}
+	f.csn = e->csr.csn;
+	f.csn_subject = e->csr.csn_subject != NULL &&
+	    X509_NAME_entry_count(e->csr.csn_subject) > 0;
+	estca_policy_vendor(a, &f, &d);
+	if (d.err != 0) {
+		/* an unverified certificate names nobody */
+		if (!f.chain_ok)
+			e->username[0] = 0;
+		X509_free(client);
+		return refuse(e, d.err, d.reason, d.audit, false);
+	}
+	*vendor = client;
+	return 0;
+}
+
+/* simpleenroll in every mode. */
 static int
 initial(struct enroll *e)
 {
@@ -297,9 +523,13 @@ initial(struct enroll *e)
 	struct estca_enroll_facts rf;
 	struct estca_decision d;
 	X509_NAME *stripped = NULL;
+	X509 *vendor = NULL;
 	const X509_NAME *subject = e->csr.subject;
+	const GENERAL_NAMES *sans = e->csr.sans;
 	const char *code = NULL;
 	char codebuf[ESTCA_CODE_MAX + 1], detail[300], text[200];
+	char accept[sizeof(d.audit) + 40];
+	bool code_mode = estca_policy_code_mode(a);
 	int r;
 
 	memset(&ee, 0, sizeof(ee));
@@ -308,8 +538,22 @@ initial(struct enroll *e)
 	codebuf[0] = 0;
 	if (estca_policy_enroll_mode(a, &d) != 0)
 		return refuse(e, d.err, d.reason, d.audit, false);
+	if (e->csr.csn && strcmp(a->enroll_mode, "vendor") != 0)
+		return refuse(e, ESTCA_ERR_REFUSED, "ChangeSubjectName is accepted "
+		    "only by vendor-mode aliases", "ChangeSubjectName outside "
+		    "vendor mode", false);
 
-	if (strcmp(a->enroll_mode, "dn_part_password") == 0) {
+	if (strcmp(a->enroll_mode, "vendor") == 0) {
+		if ((r = vendor_authenticate(e, &vendor)) != 0)
+			return r;
+		subject = estca_vendor_subject(e->csr.subject,
+		    e->csr.csn_subject, X509_get_subject_name(vendor));
+		if (e->csr.csn_sans != NULL)
+			sans = e->csr.csn_sans;
+	} else if (strcmp(a->enroll_mode, "ra") == 0) {
+		if ((r = ra_authenticate(e)) != 0)
+			return r;
+	} else if (strcmp(a->enroll_mode, "dn_part_password") == 0) {
 		/* The code travels in the subject and must not stay there. */
 		if (strcmp(a->dn_part_field, a->username_dn_field) == 0)
 			return refuse(e, ESTCA_ERR_CONFIG, NULL, "alias "
@@ -339,8 +583,9 @@ initial(struct enroll *e)
 		code = e->csr.challenge;
 	}
 
-	r = estca_name_field(subject, a->username_dn_field, e->username,
-	    sizeof(e->username));
+	/* vendor: the certificate named the end entity already */
+	r = vendor != NULL ? 0 : estca_name_field(subject, a->username_dn_field,
+	    e->username, sizeof(e->username));
 	if (r != 0) {
 		OPENSSL_cleanse(codebuf, sizeof(codebuf));
 		X509_NAME_free(stripped);
@@ -372,15 +617,16 @@ initial(struct enroll *e)
 	ef.sans = (const char *const *)ee.sans;
 	ef.nsans = ee.nsans;
 	rf.code_present = code != NULL;
-	if (code != NULL) {
+	if (code_mode && code != NULL) {
 		if (ef.found && ee.has_code)
-			rf.code_ok = code_matches(code, ee.code_hash);
+			rf.code_ok = estca_crypt_matches(code, ee.code_hash);
 		else
-			(void)code_matches(code, dummy_hash);
+			(void)estca_crypt_matches(code, estca_dummy_hash);
 	}
 	OPENSSL_cleanse(codebuf, sizeof(codebuf));
 	rf.subject = subject;
-	rf.sans = e->csr.sans;
+	rf.sans = sans;
+	rf.username = e->username;
 	estca_policy_enroll(a, &ef, &rf, &d);
 	if (d.err != 0) {
 		if (d.count_failure) {
@@ -397,10 +643,16 @@ initial(struct enroll *e)
 		r = refuse(e, d.err, d.reason, d.audit, true);
 		goto out;
 	}
-	r = issue(e, subject, ee.id, true, d.audit);
+	if (e->csr.csn) {
+		snprintf(accept, sizeof(accept), "%s (ChangeSubjectName)", d.audit);
+		r = issue(e, subject, sans, ee.id, true, accept);
+	} else {
+		r = issue(e, subject, sans, ee.id, true, d.audit);
+	}
 out:
 	OPENSSL_cleanse(codebuf, sizeof(codebuf));
 	X509_NAME_free(stripped);
+	X509_free(vendor);
 	estca_db_ee_clear(&ee);
 	return r;
 }
@@ -459,6 +711,7 @@ renew(struct enroll *e)
 	f.subject = e->csr.subject;
 	f.sans = e->csr.sans;
 	f.spki = e->csr.spki;
+	f.csn = e->csr.csn;
 
 	if ((r = estca_db_begin(ctx->db, detail, sizeof(detail))) != 0) {
 		r = db_fail(e, r, "begin", detail);
@@ -498,7 +751,7 @@ renew(struct enroll *e)
 	}
 	snprintf(text, sizeof(text), "renewal of certificate %s accepted",
 	    e->serial);
-	r = issue(e, e->csr.subject, ee.id, false, text);
+	r = issue(e, e->csr.subject, e->csr.sans, ee.id, false, text);
 out:
 	estca_db_ee_clear(&ee);
 	sk_X509_pop_free(chain, X509_free);
@@ -517,6 +770,7 @@ enroll_init(struct enroll *e, struct estca_ctx *ctx, struct estca_http *h,
 	e->h = h;
 	e->op = op;
 	estca_one_line(e->addr, sizeof(e->addr), addr != NULL ? addr : "?");
+	snprintf(e->requester, sizeof(e->requester), "%s", e->addr);
 }
 
 int

@@ -522,34 +522,35 @@ int
 estca_policy_enroll_mode(const struct estca_alias *a, struct estca_decision *d)
 {
 	memset(d, 0, sizeof(*d));
-	if (strcmp(a->enroll_mode, "challenge_password") == 0 ||
-	    strcmp(a->enroll_mode, "dn_part_password") == 0)
+	if (estca_policy_code_mode(a) || strcmp(a->enroll_mode, "ra") == 0 ||
+	    strcmp(a->enroll_mode, "vendor") == 0)
 		return 0;
-	/* XXX ra and vendor modes come with the rest of issue 4. */
-	decide(d, ESTCA_ERR_UNSUPPORTED,
-	    "this alias's enrollment mode is not supported yet",
-	    "enrollment mode %s not supported yet", a->enroll_mode);
+	decide(d, ESTCA_ERR_UNSUPPORTED, "this alias's enrollment mode is not "
+	    "supported", "unknown enrollment mode %s", a->enroll_mode);
 	return d->err;
 }
 
-void
-estca_policy_enroll(const struct estca_alias *a, const struct estca_ee_facts *ee,
+bool
+estca_policy_code_mode(const struct estca_alias *a)
+{
+	return strcmp(a->enroll_mode, "challenge_password") == 0 ||
+	    strcmp(a->enroll_mode, "dn_part_password") == 0;
+}
+
+/* The code steps of estca_policy_enroll: true when d is decided. */
+static bool
+code_refused(const struct estca_alias *a, const struct estca_ee_facts *ee,
     const struct estca_enroll_facts *f, struct estca_decision *d)
 {
-	char bad[200];
-	int m;
-
-	if (estca_policy_enroll_mode(a, d) != 0)
-		return;
 	if (!ee->found) {
 		decide(d, ESTCA_ERR_REFUSED, ESTCA_POLICY_BAD_CREDENTIALS,
 		    "unknown end entity");
-		return;
+		return true;
 	}
 	if (!ee->has_code) {
 		decide(d, ESTCA_ERR_REFUSED, ESTCA_POLICY_BAD_CREDENTIALS,
 		    "end entity has no enrollment code");
-		return;
+		return true;
 	}
 	if (!f->code_present || !f->code_ok) {
 		const char *what = f->code_present ? "wrong enrollment code" :
@@ -572,9 +573,32 @@ estca_policy_enroll(const struct estca_alias *a, const struct estca_ee_facts *ee
 			    "%s for %s end entity (not counted)", what,
 			    ee->status);
 		}
+		return true;
+	}
+	return false;
+}
+
+void
+estca_policy_enroll(const struct estca_alias *a, const struct estca_ee_facts *ee,
+    const struct estca_enroll_facts *f, struct estca_decision *d)
+{
+	bool code = estca_policy_code_mode(a);
+	char bad[200];
+	int m;
+
+	if (estca_policy_enroll_mode(a, d) != 0)
+		return;
+	if (code && code_refused(a, ee, f, d))
+		return;
+	/*
+	 * From here on the caller knew the code, or is an authenticated RA
+	 * or vendor device: say what is wrong.
+	 */
+	if (!ee->found) {
+		decide(d, ESTCA_ERR_REFUSED, "no such end entity registered "
+		    "under this alias", "unknown end entity");
 		return;
 	}
-	/* From here on the caller knows the code: say what is wrong. */
 	if (strcmp(ee->status, "locked") == 0) {
 		decide(d, ESTCA_ERR_REFUSED, "end entity locked after too many "
 		    "failed attempts; ask the administrator to unlock it",
@@ -587,8 +611,13 @@ estca_policy_enroll(const struct estca_alias *a, const struct estca_ee_facts *ee
 		return;
 	}
 	if (ee->uses_left <= 0) {
-		decide(d, ESTCA_ERR_REFUSED, "enrollment code already used",
-		    "enrollment code has no uses left");
+		if (code)
+			decide(d, ESTCA_ERR_REFUSED, "enrollment code already used",
+			    "enrollment code has no uses left");
+		else
+			decide(d, ESTCA_ERR_REFUSED, "end entity has no "
+			    "enrollments left; ask the administrator",
+			    "end entity has no uses left");
 		return;
 	}
 	if (ee->subject_dn != NULL) {
@@ -609,6 +638,23 @@ estca_policy_enroll(const struct estca_alias *a, const struct estca_ee_facts *ee
 			    "subject mismatch: asked \"%s\"", got);
 			return;
 		}
+	} else if (strcmp(a->enroll_mode, "vendor") == 0) {
+		/*
+		 * The vendor certificate named the end entity, not the
+		 * subject: without a registered subject, the subject must
+		 * still name it, or a device could take another's name.
+		 */
+		char v[ESTCA_DB_USERNAME_MAX + 1];
+
+		if (f->username == NULL ||
+		    estca_name_field(f->subject, a->username_dn_field, v,
+		    sizeof(v)) != 0 || strcmp(v, f->username) != 0) {
+			decide(d, ESTCA_ERR_REFUSED, "subject does not name the "
+			    "end entity of the vendor certificate",
+			    "subject does not name the end entity (%s)",
+			    a->username_dn_field);
+			return;
+		}
 	}
 	if (f->sans != NULL && !sans_subset(f->sans, ee->sans, ee->nsans, bad,
 	    sizeof(bad))) {
@@ -621,6 +667,107 @@ estca_policy_enroll(const struct estca_alias *a, const struct estca_ee_facts *ee
 }
 
 void
+estca_policy_ra(const struct estca_alias *a, const struct estca_ra_facts *f,
+    struct estca_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	(void)a;
+	switch (f->how) {
+	case ESTCA_RA_NONE:
+		decide(d, ESTCA_WEB_ERR_AUTH, "RA credentials required (HTTP "
+		    "Basic or an RA client certificate)", "no RA credentials");
+		return;
+	case ESTCA_RA_BASIC:
+		if (f->malformed) {
+			decide(d, ESTCA_WEB_ERR_AUTH, "unusable Basic credentials",
+			    "RA Basic credentials malformed");
+		} else if (!f->known || !f->password_ok) {
+			decide(d, ESTCA_WEB_ERR_AUTH, "unknown RA user or wrong "
+			    "password", "%s", f->known ? "wrong RA password" :
+			    "unknown RA user");
+		} else {
+			decide(d, 0, "ok", "RA authenticated by password");
+		}
+		return;
+	case ESTCA_RA_CERT:
+		if (f->malformed) {
+			decide(d, ESTCA_ERR_REFUSED, "client certificate unusable",
+			    "RA client certificate does not parse");
+		} else if (!f->known) {
+			decide(d, ESTCA_ERR_REFUSED, "client certificate is not a "
+			    "member of an RA role of this alias",
+			    "client certificate of no RA role member");
+		} else if (!f->chain_ok) {
+			decide(d, ESTCA_ERR_REFUSED, "RA client certificate does "
+			    "not verify", "RA client certificate does not verify: %s",
+			    f->chain_why != NULL ? f->chain_why : "?");
+		} else {
+			decide(d, 0, "ok", "RA authenticated by certificate");
+		}
+		return;
+	}
+	decide(d, ESTCA_ERR_INTERNAL, NULL, "RA facts unset");
+}
+
+void
+estca_policy_vendor(const struct estca_alias *a,
+    const struct estca_vendor_facts *f, struct estca_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (!f->cert_present) {
+		decide(d, ESTCA_ERR_REFUSED, "vendor mode needs the vendor "
+		    "certificate as TLS client certificate", "no client certificate");
+		return;
+	}
+	if (f->cert_malformed) {
+		decide(d, ESTCA_ERR_REFUSED, "client certificate unusable",
+		    "vendor certificate does not parse");
+		return;
+	}
+	if (!f->chain_ok) {
+		decide(d, ESTCA_ERR_REFUSED, "client certificate does not chain "
+		    "to a vendor CA of this alias",
+		    "vendor certificate does not verify: %s",
+		    f->chain_why != NULL ? f->chain_why : "?");
+		return;
+	}
+	if (f->username_r == ESTCA_ERR_CONFIG) {
+		decide(d, ESTCA_ERR_CONFIG, NULL, "alias misconfigured: unknown "
+		    "username_dn_field %s", a->username_dn_field);
+		return;
+	}
+	if (f->username_r != 0) {
+		decide(d, ESTCA_ERR_REFUSED, "the vendor certificate's subject "
+		    "does not name an end entity",
+		    "vendor certificate has no single usable %s",
+		    a->username_dn_field);
+		return;
+	}
+	if (f->csn && !a->change_subject_name) {
+		decide(d, ESTCA_ERR_REFUSED, "ChangeSubjectName is not allowed "
+		    "for this alias", "ChangeSubjectName refused by the alias");
+		return;
+	}
+	if (f->csn && !f->csn_subject) {
+		decide(d, ESTCA_ERR_REFUSED, "ChangeSubjectName must carry a "
+		    "subject", "ChangeSubjectName without a subject");
+		return;
+	}
+	decide(d, 0, "ok", "vendor certificate accepted");
+}
+
+const X509_NAME *
+estca_vendor_subject(const X509_NAME *csr_subject, const X509_NAME *csn_subject,
+    const X509_NAME *vendor_subject)
+{
+	if (csn_subject != NULL)
+		return csn_subject;
+	if (X509_NAME_entry_count(csr_subject) > 0)
+		return csr_subject;
+	return vendor_subject;
+}
+
+void
 estca_policy_renew(const struct estca_alias *a, const struct estca_renew_facts *f,
     struct estca_decision *d)
 {
@@ -628,6 +775,11 @@ estca_policy_renew(const struct estca_alias *a, const struct estca_renew_facts *
 	int crit = -1, same;
 
 	memset(d, 0, sizeof(*d));
+	if (f->csn) {
+		decide(d, ESTCA_ERR_REFUSED, "ChangeSubjectName is not allowed "
+		    "on renewal", "renewal with ChangeSubjectName refused");
+		return;
+	}
 	if (!f->chain_ok) {
 		decide(d, ESTCA_ERR_REFUSED,
 		    "client certificate not issued by this alias's CA",

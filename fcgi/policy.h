@@ -2,6 +2,16 @@
  * policy.h - who may enroll what: the authorization rules of
  * simpleenroll and simplereenroll as pure functions.
  *
+ * Initial enrollment has four modes (est.alias.enroll_mode): the code
+ * modes challenge_password and dn_part_password, where the request
+ * carries the end entity's enrollment code; ra, where an RA role member
+ * authenticates (HTTP Basic or a TLS client certificate) and no code is
+ * needed; and vendor, where a device certificate chaining to a vendor CA
+ * of the alias authenticates and names the end entity.  In every mode the
+ * end entity must be registered, active, have an enrollment left (one is
+ * used up), and the certificate's subject and SANs must match its
+ * registration.
+ *
  * Everything here takes plain facts (the alias row, the end-entity row,
  * what the CSR and the client certificate say, what the code check found)
  * and returns a decision with a reason.  No I/O, no database, no engine,
@@ -29,6 +39,7 @@
 #include <openssl/x509v3.h>
 #include "errors.h"
 #include "db.h"
+#include "status.h"
 
 /* What the client reads when a credential check fails, whatever the cause
  * (unknown end entity, wrong code, no code): no enumeration of names. */
@@ -60,14 +71,24 @@ struct estca_enroll_facts {
 	bool code_ok;               /* ... and it matches the stored hash */
 	const X509_NAME *subject;   /* the subject to certify (code removed) */
 	const GENERAL_NAMES *sans;  /* NULL: none */
+	const char *username;       /* the end entity's name (vendor: from the
+	                             * vendor certificate) */
 };
 
-/* Can this alias's enrollment mode enroll here yet?  0, or
+/* Is this alias's enrollment mode one we know?  0, or
  * ESTCA_ERR_UNSUPPORTED with d filled. */
 int estca_policy_enroll_mode(const struct estca_alias *a,
     struct estca_decision *d);
 
-/* Decide an initial enrollment (challenge_password, dn_part_password). */
+/* Does the alias's mode authenticate with an enrollment code? */
+bool estca_policy_code_mode(const struct estca_alias *a);
+
+/*
+ * Decide an initial enrollment once the requester is known: in the code
+ * modes f->code_* say whether the code was right; in ra and vendor modes
+ * they are ignored (estca_policy_ra / estca_policy_vendor accepted the
+ * requester before).
+ */
 void estca_policy_enroll(const struct estca_alias *a,
     const struct estca_ee_facts *ee, const struct estca_enroll_facts *f,
     struct estca_decision *d);
@@ -85,7 +106,56 @@ struct estca_renew_facts {
 	const X509_NAME *subject;   /* the CSR's */
 	const GENERAL_NAMES *sans;  /* the CSR's; NULL: none */
 	const X509_PUBKEY *spki;    /* the CSR's */
+	bool csn;                   /* the CSR carries ChangeSubjectName */
 };
+
+/* How an RA authenticated (mode ra). */
+enum estca_ra_how {
+	ESTCA_RA_NONE = 0,      /* no Authorization, no client certificate */
+	ESTCA_RA_BASIC,         /* HTTP Basic (checked first when present) */
+	ESTCA_RA_CERT,          /* TLS client certificate */
+};
+
+struct estca_ra_facts {
+	enum estca_ra_how how;
+	bool malformed;         /* the header or the certificate is unusable */
+	bool known;             /* basic: a member has this username;
+	                         * cert: its SHA-256 is a member's */
+	bool password_ok;       /* basic: one such member's password matched */
+	bool chain_ok;          /* cert: verifies to a role issuer or the
+	                         * alias's CA, valid now, for TLS clients */
+	const char *chain_why;
+};
+
+/* Decide whether the RA may act for this alias: 0, ESTCA_WEB_ERR_AUTH
+ * (401; the reply adds WWW-Authenticate) or ESTCA_ERR_REFUSED (403). */
+void estca_policy_ra(const struct estca_alias *a, const struct estca_ra_facts *f,
+    struct estca_decision *d);
+
+struct estca_vendor_facts {
+	bool cert_present;
+	bool cert_malformed;
+	bool chain_ok;          /* chains to a vendor CA of the alias, valid
+	                         * now, fit for TLS client authentication */
+	const char *chain_why;
+	int username_r;         /* estca_name_field() of username_dn_field on
+	                         * the vendor certificate's subject */
+	bool csn;               /* the CSR carries ChangeSubjectName */
+	bool csn_subject;       /* ... with a non-empty subject */
+};
+
+/* Decide whether a vendor certificate may enroll (mode vendor). */
+void estca_policy_vendor(const struct estca_alias *a,
+    const struct estca_vendor_facts *f, struct estca_decision *d);
+
+/*
+ * The subject a vendor-mode certificate is issued for: ChangeSubjectName's
+ * subject when the request has one (allowed per alias), else the CSR's
+ * subject, else (an empty CSR subject, as in the EJBCA workflow's
+ * -subj "/") the vendor certificate's subject.  Never NULL.
+ */
+const X509_NAME *estca_vendor_subject(const X509_NAME *csr_subject,
+    const X509_NAME *csn_subject, const X509_NAME *vendor_subject);
 
 /* Decide a renewal (simplereenroll). */
 void estca_policy_renew(const struct estca_alias *a,

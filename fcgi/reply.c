@@ -115,6 +115,11 @@ estca_reply_error(struct estca_http *h, int err)
 	if (st->http == 405 && h->route.allow != NULL)
 		n = (size_t)snprintf(extra, sizeof(extra), "Allow: %s\r\n",
 		    h->route.allow);
+	/* the alias name is [A-Za-z0-9_-] (route.c), safe in a quoted string */
+	if (st->http == 401)
+		n = (size_t)snprintf(extra, sizeof(extra),
+		    "WWW-Authenticate: Basic realm=\"estca %s\"\r\n",
+		    h->route.alias[0] ? h->route.alias : "est");
 	if (st->retry_after && n < sizeof(extra))
 		snprintf(extra + n, sizeof(extra) - n, "Retry-After: 10\r\n");
 	if (h->reason[0] == 0)

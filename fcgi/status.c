@@ -10,6 +10,8 @@
 static const struct estca_status table[] = {
 	{ ESTCA_OK, 200, "OK", "ok", false },
 	{ ESTCA_ERR_MALFORMED, 400, "Bad Request", "malformed request", false },
+	{ ESTCA_WEB_ERR_AUTH, 401, "Unauthorized",
+	    "credentials required", false },
 	{ ESTCA_ERR_REFUSED, 403, "Forbidden", "refused by policy", false },
 	{ ESTCA_ERR_PERM, 403, "Forbidden", "not permitted", false },
 	{ ESTCA_ERR_NOT_FOUND, 404, "Not Found", "not found", false },

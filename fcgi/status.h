@@ -18,6 +18,8 @@ enum estca_web_err {
 	ESTCA_WEB_ERR_METHOD = -200,   /* known operation, wrong HTTP method */
 	ESTCA_WEB_ERR_NOT_IMPL = -201, /* operation routed but not implemented yet */
 	ESTCA_WEB_ERR_MEDIA_TYPE = -202, /* request body of the wrong Content-Type */
+	ESTCA_WEB_ERR_AUTH = -203,     /* credentials needed or wrong (401 with
+	                                * WWW-Authenticate: Basic) */
 };
 
 struct estca_status {

@@ -14,7 +14,7 @@
 #     wrong-code reason; replayed one-time code; subject and SAN mismatch;
 #     DN-part password (the code stays out of the certificate);
 #   - malformed bodies 400, wrong Content-Type 415, oversized 413, bad
-#     CSR signature 400, ra mode 501;
+#     CSR signature 400, ra mode without credentials 401;
 #   - engine down: 503 + Retry-After and the code still good afterwards;
 #   - 50 concurrent requests with one one-time code: exactly one 200;
 #   - SQL metacharacters in username and DN;
@@ -339,7 +339,8 @@ is "wrong Content-Type: 415" "$(curl -s -o /dev/null -w '%{http_code}' --cacert 
     --data-binary "@$W/m.b64" -H 'Content-Type: text/plain' "$EST/simpleenroll")" 415
 head -c 70000 /dev/zero | tr '\0' 'A' >"$W/big"
 is "body above max_body: 413" "$(post big "$EST/simpleenroll" "$W/big")" 413
-is "ra mode: 501 not supported yet" "$(post ra "$EST/ra1/simpleenroll" "$W/m.b64")" 501
+is "ra mode without RA credentials: 401 (tests/t-ra-vendor.sh has the rest)" \
+    "$(post ra "$EST/ra1/simpleenroll" "$W/m.b64")" 401
 is "GET simpleenroll: 405" "$(http_status GET "$EST/simpleenroll")" 405
 is "none of these used the code" "$(sql "SELECT uses_left FROM est.end_entity WHERE username = 'dev-m'")" 1
 

@@ -1,15 +1,18 @@
 /*
- * unit_policy.c - the enrollment policy (fcgi/policy.c) and the request
- * decoder (fcgi/csr.c) driven by tables, without HTTP, database or engine.
+ * unit_policy.c - the enrollment policy (fcgi/policy.c), the request
+ * decoder (fcgi/csr.c) and the credential checks (fcgi/cred.c) driven by
+ * tables, without HTTP, database or engine.
  * Requests and certificates are made in memory with OpenSSL.  Prints
  * TAP-style "ok N - ..." lines; exits 1 if any case fails.
  */
+#include <crypt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "cred.h"
 #include "csr.h"
 #include "policy.h"
 
@@ -461,8 +464,57 @@ test_enroll(void)
 
 	ee = ee0, f = f0;
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "ra");
+	f.code_present = false;
+	f.code_ok = false;
+	ee.has_code = false;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_UNSUPPORTED, "ra mode: not supported yet");
+	check(d.err == 0 && !estca_policy_code_mode(&a),
+	    "ra mode: no code needed, no code registered: accept");
+	ee.uses_left = 0;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED &&
+	    strstr(d.reason, "no enrollments left") != NULL,
+	    "ra mode: uses still apply (%s)", d.reason);
+	ee = ee0;
+	ee.found = false;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && !d.count_failure &&
+	    strstr(d.reason, "no such end entity") != NULL,
+	    "ra mode: unknown end entity said plainly to the RA");
+	ee = ee0;
+	ee.status = "locked";
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "locked") != NULL,
+	    "ra mode: locked end entity refused");
+	ee = ee0;
+	ee.subject_dn = "CN=device2,O=Example";
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	    "ra mode: subject still matched against the registration");
+	ee = ee0, f = f0;
+	f.sans = bad_sans;
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED, "ra mode: SANs still matched");
+
+	ee = ee0, f = f0;
+	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "vendor");
+	f.code_present = false;
+	f.username = "device1";
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == 0, "vendor mode: registered subject: accept");
+	ee.subject_dn = NULL;
+	snprintf(a.username_dn_field, sizeof(a.username_dn_field), "CN");
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == 0, "vendor mode, any subject: subject names the end entity");
+	f.username = "device9";
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED,
+	    "vendor mode, any subject: subject naming another end entity refused");
+
+	ee = ee0, f = f0;
+	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "nosuchmode");
+	estca_policy_enroll(&a, &ee, &f, &d);
+	check(d.err == ESTCA_ERR_UNSUPPORTED, "unknown mode: 501");
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "dn_part_password");
 	estca_policy_enroll(&a, &ee, &f, &d);
 	check(d.err == 0, "dn_part_password: same rules");
@@ -591,6 +643,13 @@ test_renew(void)
 	a.allow_same_key_renewal = true;
 	estca_policy_renew(&a, &f, &d);
 	check(d.err == 0, "same key, alias allows: accept");
+	f = f0;
+	f.csn = true;
+	a.change_subject_name = true;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED &&
+	    strstr(d.reason, "ChangeSubjectName") != NULL,
+	    "ChangeSubjectName on renewal: refused even where the alias allows it");
 
 	X509_free(cert);
 	X509_free(nosan);
@@ -600,6 +659,330 @@ test_renew(void)
 	GENERAL_NAMES_free(fewer);
 	X509_PUBKEY_free(spki1);
 	X509_PUBKEY_free(spki2);
+}
+
+
+/* ---- RA and vendor decisions ------------------------------------------ */
+
+static void
+test_ra_vendor(void)
+{
+	static const struct {
+		struct estca_ra_facts f;
+		int want;
+		const char *name;
+	} ra[] = {
+		{ { .how = ESTCA_RA_NONE }, ESTCA_WEB_ERR_AUTH, "no credentials: 401" },
+		{ { .how = ESTCA_RA_BASIC, .malformed = true }, ESTCA_WEB_ERR_AUTH,
+		    "malformed Basic: 401" },
+		{ { .how = ESTCA_RA_BASIC, .known = false }, ESTCA_WEB_ERR_AUTH,
+		    "unknown RA user: 401" },
+		{ { .how = ESTCA_RA_BASIC, .known = true, .password_ok = false },
+		    ESTCA_WEB_ERR_AUTH, "wrong RA password: 401" },
+		{ { .how = ESTCA_RA_BASIC, .known = true, .password_ok = true }, 0,
+		    "right RA password: accept" },
+		{ { .how = ESTCA_RA_CERT, .malformed = true }, ESTCA_ERR_REFUSED,
+		    "unparsable RA certificate: 403" },
+		{ { .how = ESTCA_RA_CERT, .known = false, .chain_ok = true },
+		    ESTCA_ERR_REFUSED, "certificate of no member (even if it "
+		    "verifies): 403" },
+		{ { .how = ESTCA_RA_CERT, .known = true, .chain_ok = false,
+		    .chain_why = "certificate has expired" }, ESTCA_ERR_REFUSED,
+		    "member certificate that does not verify: 403" },
+		{ { .how = ESTCA_RA_CERT, .known = true, .chain_ok = true }, 0,
+		    "member certificate that verifies: accept" },
+	};
+	static const struct {
+		struct estca_vendor_facts f;
+		bool allow_csn;
+		int want;
+		const char *name;
+	} ven[] = {
+		{ { .cert_present = false }, false, ESTCA_ERR_REFUSED,
+		    "vendor: no certificate: 403" },
+		{ { .cert_present = true, .cert_malformed = true }, false,
+		    ESTCA_ERR_REFUSED, "vendor: unparsable certificate: 403" },
+		{ { .cert_present = true, .chain_ok = false, .chain_why = "x" },
+		    false, ESTCA_ERR_REFUSED, "vendor: does not chain: 403" },
+		{ { .cert_present = true, .chain_ok = true,
+		    .username_r = ESTCA_ERR_NOT_FOUND }, false, ESTCA_ERR_REFUSED,
+		    "vendor: no username field: 403" },
+		{ { .cert_present = true, .chain_ok = true,
+		    .username_r = ESTCA_ERR_CONFIG }, false, ESTCA_ERR_CONFIG,
+		    "vendor: unknown username field: config error" },
+		{ { .cert_present = true, .chain_ok = true }, false, 0,
+		    "vendor: chains, names an end entity: accept" },
+		{ { .cert_present = true, .chain_ok = true, .csn = true,
+		    .csn_subject = true }, false, ESTCA_ERR_REFUSED,
+		    "vendor: ChangeSubjectName, alias disallows: 403" },
+		{ { .cert_present = true, .chain_ok = true, .csn = true,
+		    .csn_subject = true }, true, 0,
+		    "vendor: ChangeSubjectName, alias allows: accept" },
+		{ { .cert_present = true, .chain_ok = true, .csn = true,
+		    .csn_subject = false }, true, ESTCA_ERR_REFUSED,
+		    "vendor: ChangeSubjectName without a subject: 403" },
+	};
+	static const char *s1[] = { "CN", "csr", NULL };
+	static const char *s2[] = { "CN", "csn", NULL };
+	static const char *s3[] = { "CN", "vendor", NULL };
+	struct estca_alias a;
+	struct estca_decision d;
+	X509_NAME *csr = name_of(s1), *csn = name_of(s2), *ven_n = name_of(s3),
+	    *empty = X509_NAME_new();
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.name, sizeof(a.name), "x");
+	snprintf(a.username_dn_field, sizeof(a.username_dn_field), "CN");
+	for (size_t i = 0; i < sizeof(ra) / sizeof(ra[0]); i++) {
+		estca_policy_ra(&a, &ra[i].f, &d);
+		check(d.err == ra[i].want && (d.err == 0 || d.reason != NULL),
+		    "ra: %s (%s)", ra[i].name, d.audit);
+	}
+	for (size_t i = 0; i < sizeof(ven) / sizeof(ven[0]); i++) {
+		a.change_subject_name = ven[i].allow_csn;
+		estca_policy_vendor(&a, &ven[i].f, &d);
+		check(d.err == ven[i].want, "%s (%s)", ven[i].name, d.audit);
+	}
+	check(estca_vendor_subject(csr, csn, ven_n) == csn,
+	    "vendor subject: ChangeSubjectName's first");
+	check(estca_vendor_subject(csr, NULL, ven_n) == csr,
+	    "vendor subject: else the CSR's");
+	check(estca_vendor_subject(empty, NULL, ven_n) == ven_n,
+	    "vendor subject: empty CSR subject takes the vendor certificate's");
+	X509_NAME_free(csr);
+	X509_NAME_free(csn);
+	X509_NAME_free(ven_n);
+	X509_NAME_free(empty);
+}
+
+/* ---- ChangeSubjectName ------------------------------------------------- */
+
+/* DER of SEQUENCE { parts... } into out; returns its length. */
+static int
+seq_of(unsigned char *out, const unsigned char *body, int blen)
+{
+	unsigned char *p = out;
+
+	ASN1_put_object(&p, 1, blen, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	memcpy(p, body, (size_t)blen);
+	return (int)(p - out) + blen;
+}
+
+static void
+test_csn(void)
+{
+	static const char *subj[] = { "O", "Example", "CN", "new-name", NULL };
+	static const char *old[] = { "CN", "old", NULL };
+	X509_NAME *n = name_of(subj), *got_n = NULL;
+	GENERAL_NAMES *g = sans_of("DNS:new.example,IP:192.0.2.7"), *got_g = NULL;
+	unsigned char name_der[512], sans_der[512], body[1100], val[1200], *p;
+	int nl, gl, vl;
+	char why[120];
+	struct estca_csr c;
+
+	p = name_der;
+	nl = i2d_X509_NAME(n, &p);
+	p = sans_der;
+	gl = i2d_GENERAL_NAMES(g, &p);
+
+	/* subject and subjectAlt */
+	memcpy(body, name_der, (size_t)nl);
+	memcpy(body + nl, sans_der, (size_t)gl);
+	vl = seq_of(val, body, nl + gl);
+	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) == 0 &&
+	    got_n != NULL && X509_NAME_cmp(got_n, n) == 0 &&
+	    sk_GENERAL_NAME_num(got_g) == 2, "CSN with subject and subjectAlt");
+	X509_NAME_free(got_n);
+	GENERAL_NAMES_free(got_g);
+	/* subject only */
+	vl = seq_of(val, name_der, nl);
+	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) == 0 &&
+	    got_n != NULL && got_g == NULL, "CSN with the subject only");
+	X509_NAME_free(got_n);
+	/* subjectAlt only: told apart by its context-specific first element */
+	vl = seq_of(val, sans_der, gl);
+	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) == 0 &&
+	    got_n == NULL && sk_GENERAL_NAME_num(got_g) == 2,
+	    "CSN with subjectAlt only");
+	GENERAL_NAMES_free(got_g);
+	/* refusals */
+	vl = seq_of(val, body, 0);
+	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
+	    ESTCA_ERR_MALFORMED, "empty CSN refused");
+	memcpy(body, sans_der, (size_t)gl);
+	memcpy(body + gl, name_der, (size_t)nl);
+	vl = seq_of(val, body, nl + gl);
+	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
+	    ESTCA_ERR_MALFORMED && got_n == NULL && got_g == NULL,
+	    "CSN with subjectAlt before subject refused");
+	memcpy(body, name_der, (size_t)nl);
+	memcpy(body + nl, name_der, (size_t)nl);
+	vl = seq_of(val, body, 2 * nl);
+	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
+	    ESTCA_ERR_MALFORMED, "CSN with two subjects refused");
+	vl = seq_of(val, name_der, nl);
+	val[vl] = 0;
+	check(estca_csn_decode(val, (size_t)vl + 1, &got_n, &got_g, why, sizeof(why)) ==
+	    ESTCA_ERR_MALFORMED, "CSN with a byte after it refused");
+	body[0] = 0x04;
+	body[1] = 0x00;
+	vl = seq_of(val, body, 2);
+	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
+	    ESTCA_ERR_MALFORMED, "CSN holding an OCTET STRING refused");
+
+	/* in a request, as the attribute */
+	{
+		X509_REQ *req = X509_REQ_new();
+		X509_NAME *on = name_of(old);
+		unsigned char *der = NULL;
+		int len;
+
+		memcpy(body, name_der, (size_t)nl);
+		memcpy(body + nl, sans_der, (size_t)gl);
+		vl = seq_of(val, body, nl + gl);
+		X509_REQ_set_version(req, 0);
+		X509_REQ_set_subject_name(req, on);
+		X509_REQ_set_pubkey(req, key1);
+		X509_REQ_add1_attr_by_txt(req, ESTCA_OID_CHANGE_SUBJECT_NAME,
+		    V_ASN1_SEQUENCE, val, vl);
+		X509_REQ_sign(req, key1, EVP_sha256());
+		len = i2d_X509_REQ(req, &der);
+		check(estca_csr_decode(der, (size_t)len, &c, why, sizeof(why)) == 0 &&
+		    c.csn && c.csn_subject != NULL &&
+		    X509_NAME_cmp(c.csn_subject, n) == 0 &&
+		    sk_GENERAL_NAME_num(c.csn_sans) == 2 &&
+		    X509_NAME_cmp(c.subject, on) == 0,
+		    "request with ChangeSubjectName decodes (%s)", why);
+		estca_csr_free(&c);
+		OPENSSL_free(der);
+		der = NULL;
+		/* a second ChangeSubjectName attribute (OpenSSL may refuse to
+		 * add a duplicate; then this case cannot be built here) */
+		if (X509_REQ_add1_attr_by_txt(req, ESTCA_OID_CHANGE_SUBJECT_NAME,
+		    V_ASN1_SEQUENCE, val, vl) &&
+		    X509_REQ_get_attr_count(req) == 2) {
+			X509_REQ_sign(req, key1, EVP_sha256());
+			len = i2d_X509_REQ(req, &der);
+			check(estca_csr_decode(der, (size_t)len, &c, why,
+			    sizeof(why)) == ESTCA_ERR_MALFORMED,
+			    "two ChangeSubjectName attributes refused (%s)", why);
+			estca_csr_free(&c);
+		} else {
+			printf("# duplicate attribute not buildable: %d\n",
+			    X509_REQ_get_attr_count(req));
+		}
+		OPENSSL_free(der);
+		X509_REQ_free(req);
+		X509_NAME_free(on);
+	}
+	X509_NAME_free(n);
+	GENERAL_NAMES_free(g);
+}
+
+/* ---- credentials ----------------------------------------------------------- */
+
+static void
+test_cred(void)
+{
+	static const struct {
+		const char *hdr;
+		int want;
+		const char *user, *pass;
+	} basic[] = {
+		{ "Basic ZXN0YWRtaW46Zm9vMTIz", 0, "estadmin", "foo123" },
+		{ "basic   ZXN0YWRtaW46Zm9vMTIz  ", 0, "estadmin", "foo123" },
+		{ "BASIC dTphOmI=", 0, "u", "a:b" },        /* u:a:b */
+		{ "Basic dTo=", 0, "u", "" },               /* u: */
+		{ "Basic OnB3", ESTCA_ERR_MALFORMED, NULL, NULL },   /* :pw */
+		{ "Basic dXNlcg==", ESTCA_ERR_MALFORMED, NULL, NULL }, /* user */
+		{ "Basic dQlhOmI=", ESTCA_ERR_MALFORMED, NULL, NULL }, /* u\ta:b */
+		{ "Basic ZXN0!", ESTCA_ERR_MALFORMED, NULL, NULL },
+		{ "Basic ZXN0YWRtaW46Zm9vMTIz x", ESTCA_ERR_MALFORMED, NULL, NULL },
+		{ "Basic", ESTCA_ERR_NOT_FOUND, NULL, NULL },
+		{ "Bearer abc", ESTCA_ERR_NOT_FOUND, NULL, NULL },
+		{ "Basicx ZXN0", ESTCA_ERR_NOT_FOUND, NULL, NULL },
+		{ NULL, ESTCA_ERR_NOT_FOUND, NULL, NULL },
+	};
+	char user[ESTCA_BASIC_USER_MAX + 1], pass[ESTCA_BASIC_PASS_MAX + 1];
+	char setting[64], hash[128];
+	struct crypt_data *cd = OPENSSL_zalloc(sizeof(*cd));
+	struct estca_ra_cache *cache = OPENSSL_zalloc(sizeof(*cache));
+	struct estca_ra_cred k = { .alias = "est", .member_id = 7,
+	    .username = "estadmin", .password = "foo123", .hash = NULL };
+	const char *h;
+
+	for (size_t i = 0; i < sizeof(basic) / sizeof(basic[0]); i++) {
+		int r = estca_basic_parse(basic[i].hdr, user, pass);
+
+		check(r == basic[i].want && (r != 0 ||
+		    (strcmp(user, basic[i].user) == 0 &&
+		    strcmp(pass, basic[i].pass) == 0)) &&
+		    (r == 0 || (user[0] == 0 && pass[0] == 0)),
+		    "Basic \"%s\" -> %d", basic[i].hdr ? basic[i].hdr : "(none)", r);
+	}
+	{
+		/* a password above the limit */
+		static char hdr[2048];
+		unsigned char raw[600];
+		int n;
+
+		memcpy(raw, "u:", 2);
+		memset(raw + 2, 'p', 300);
+		memcpy(hdr, "Basic ", 6);
+		n = EVP_EncodeBlock((unsigned char *)hdr + 6, raw, 302);
+		hdr[6 + n] = 0;
+		check(estca_basic_parse(hdr, user, pass) == ESTCA_ERR_MALFORMED,
+		    "Basic password above 255 bytes refused");
+	}
+
+	h = crypt_gensalt_rn("$2b$", 4, NULL, 0, setting, sizeof(setting)) ?
+	    crypt_r("foo123", setting, cd) : NULL;
+	check(h != NULL && h[0] == '$', "bcrypt hash made for the test");
+	snprintf(hash, sizeof(hash), "%s", h != NULL ? h : "*");
+	check(estca_crypt_matches("foo123", hash), "crypt: right password");
+	check(!estca_crypt_matches("foo124", hash), "crypt: wrong password");
+	check(!estca_crypt_matches("foo123", "*0"), "crypt: unusable hash");
+	check(!estca_crypt_matches("foo123", estca_dummy_hash),
+	    "crypt: the dummy hash matches nothing we use");
+
+	k.hash = hash;
+	check(!estca_ra_cache_hit(cache, &k, 1000), "cache: empty misses");
+	estca_ra_cache_put(cache, &k, 1000);
+	check(estca_ra_cache_hit(cache, &k, 1000 + ESTCA_RA_CACHE_TTL - 1),
+	    "cache: hit within the TTL");
+	check(!estca_ra_cache_hit(cache, &k, 1000 + ESTCA_RA_CACHE_TTL),
+	    "cache: miss once the TTL passed");
+	k.password = "foo124";
+	check(!estca_ra_cache_hit(cache, &k, 1001), "cache: other password misses");
+	k.password = "foo123";
+	k.hash = estca_dummy_hash;
+	check(!estca_ra_cache_hit(cache, &k, 1001),
+	    "cache: a new stored hash (password changed) misses");
+	k.hash = hash;
+	k.member_id = 8;
+	check(!estca_ra_cache_hit(cache, &k, 1001), "cache: other member misses");
+	k.member_id = 7;
+	k.alias = "other";
+	check(!estca_ra_cache_hit(cache, &k, 1001), "cache: other alias misses");
+	k.alias = "est";
+	for (int i = 0; i < ESTCA_RA_CACHE_SLOTS + 1; i++) {
+		char u[16];
+		struct estca_ra_cred o = k;
+
+		snprintf(u, sizeof(u), "user%d", i);
+		o.username = u;
+		estca_ra_cache_put(cache, &o, 1002);
+	}
+	check(!estca_ra_cache_hit(cache, &k, 1003),
+	    "cache: a full cache evicts the oldest");
+	{
+		check(memmem(cache, sizeof(*cache), "foo123", 6) == NULL,
+		    "cache: never holds the password");
+	}
+	estca_ra_cache_clear(cache);
+	check(!cache->keyed, "cache: cleared");
+	OPENSSL_clear_free(cd, sizeof(*cd));
+	OPENSSL_free(cache);
 }
 
 int
@@ -617,6 +1000,9 @@ main(void)
 	test_sans();
 	test_enroll();
 	test_renew();
+	test_ra_vendor();
+	test_csn();
+	test_cred();
 	EVP_PKEY_free(key1);
 	EVP_PKEY_free(key2);
 	printf("1..%d\n", n_tests);
