@@ -57,6 +57,7 @@ struct estca_http {
 /* Operation handlers: 0 after a full reply was written, else an error. */
 int estca_op_cacerts(struct estca_ctx *ctx, struct estca_http *h) ESTCA_WUR;
 int estca_op_csrattrs(struct estca_ctx *ctx, struct estca_http *h) ESTCA_WUR;
+int estca_op_serverkeygen(struct estca_ctx *ctx, struct estca_http *h) ESTCA_WUR;
 int estca_op_simpleenroll(struct estca_ctx *ctx, struct estca_http *h) ESTCA_WUR;
 int estca_op_simplereenroll(struct estca_ctx *ctx, struct estca_http *h) ESTCA_WUR;
 

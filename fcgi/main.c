@@ -37,7 +37,7 @@ static const struct {
 	{ EST_OP_CACERTS, estca_op_cacerts, false },
 	{ EST_OP_SIMPLEENROLL, estca_op_simpleenroll, true },
 	{ EST_OP_SIMPLEREENROLL, estca_op_simplereenroll, true },
-	{ EST_OP_SERVERKEYGEN, NULL, false },
+	{ EST_OP_SERVERKEYGEN, estca_op_serverkeygen, true },
 	{ EST_OP_FULLCMC, NULL, false },
 	{ EST_OP_CSRATTRS, estca_op_csrattrs, false },
 };

@@ -51,6 +51,7 @@ struct enroll {
 	char username[ESTCA_DB_USERNAME_MAX + 1];  /* "" while unknown */
 	char serial[48];       /* certificate presented, then issued; "" none */
 	struct estca_csr csr;
+	const char *key_type;  /* serverkeygen: the engine makes this key */
 };
 
 /* Upper-case hex of the serial, no leading zeros (est.certificate). */
@@ -186,13 +187,18 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	};
 	struct estca_cert_row row;
 	STACK_OF(X509) *certs = NULL;
-	unsigned char *der = NULL;
+	unsigned char *der = NULL, *p8 = NULL;
+	size_t p8len = 0;
 	X509 *cert = NULL;
 	int r, n;
 
 	snprintf(requester, sizeof(requester), "est %s alias=%s user=%s from=%s",
 	    e->op, h->alias.name, e->username, e->requester);
-	r = estca_engine_sign(ctx->engine, &a, &cert, why, sizeof(why));
+	if (e->key_type != NULL)
+		r = estca_engine_keygen(ctx->engine, &a, e->key_type, &cert, &p8,
+		    &p8len, why, sizeof(why));
+	else
+		r = estca_engine_sign(ctx->engine, &a, &cert, why, sizeof(why));
 	if (r != 0) {
 		int w = estca_web_engine_err(r);
 
@@ -239,6 +245,12 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	log_info("%s %s from %s: issued %s to \"%s\" (%s)", h->method,
 	    h->logpath, e->addr, e->serial, e->username, accept_text);
 	OPENSSL_free(der);
+	if (p8 != NULL) {
+		r = estca_reply_serverkeygen(h, cert, p8, p8len);
+		OPENSSL_clear_free(p8, p8len);
+		X509_free(cert);
+		return r;
+	}
 	if ((certs = sk_X509_new_null()) == NULL || !sk_X509_push(certs, cert)) {
 		sk_X509_free(certs);
 		X509_free(cert);
@@ -251,6 +263,8 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 fail:
 	estca_db_rollback(ctx->db);
 	OPENSSL_free(der);
+	if (p8 != NULL)
+		OPENSSL_clear_free(p8, p8len);
 	X509_free(cert);
 	return r;
 }
@@ -712,6 +726,7 @@ renew(struct enroll *e)
 	f.sans = e->csr.sans;
 	f.spki = e->csr.spki;
 	f.csn = e->csr.csn;
+	f.server_keygen = e->key_type != NULL;
 
 	if ((r = estca_db_begin(ctx->db, detail, sizeof(detail))) != 0) {
 		r = db_fail(e, r, "begin", detail);
@@ -797,6 +812,78 @@ estca_op_simplereenroll(struct estca_ctx *ctx, struct estca_http *h)
 	if ((r = request_csr(&e)) != 0)
 		return r;
 	r = renew(&e);
+	estca_csr_free(&e.csr);
+	return r;
+}
+
+/*
+ * The key type serverkeygen asks the engine for: the CSR's own type and
+ * size (RFC 7030 4.4.1: the CSR's key describes what the client wants).
+ * NULL when the CSR's key is none of the four the engine makes.
+ */
+static const char *
+keygen_type(const X509_PUBKEY *spki)
+{
+	EVP_PKEY *pk = X509_PUBKEY_get0(spki);
+
+	if (pk == NULL)
+		return NULL;
+	if (EVP_PKEY_is_a(pk, "RSA"))
+		return EVP_PKEY_get_bits(pk) > 2048 ? "rsa:3072" : "rsa:2048";
+	if (EVP_PKEY_is_a(pk, "EC")) {
+		char curve[32];
+		size_t n = 0;
+
+		if (!EVP_PKEY_get_utf8_string_param(pk, "group", curve,
+		    sizeof(curve), &n))
+			return NULL;
+		if (strcmp(curve, "prime256v1") == 0)
+			return "ec:P-256";
+		if (strcmp(curve, "secp384r1") == 0)
+			return "ec:P-384";
+	}
+	return NULL;
+}
+
+/*
+ * serverkeygen (RFC 7030 4.4): authorized exactly like simpleenroll, or
+ * like simplereenroll when the client presents a certificate (re-key);
+ * the engine generates the key pair in the HSM and the answer carries the
+ * private key and the certificate.
+ */
+int
+estca_op_serverkeygen(struct estca_ctx *ctx, struct estca_http *h)
+{
+	struct enroll e;
+	X509 *client = NULL;
+	int r, has_cert;
+
+	enroll_init(&e, ctx, h, "serverkeygen");
+	if (!h->alias.serverkeygen) {
+		(void)audit(&e, false, "serverkeygen is off for this alias");
+		return estca_http_fail(h, ESTCA_ERR_REFUSED,
+		    "serverkeygen is not enabled for this alias", NULL);
+	}
+	if ((r = request_csr(&e)) != 0)
+		return r;
+	if ((e.key_type = keygen_type(e.csr.spki)) == NULL) {
+		r = refuse(&e, ESTCA_ERR_REFUSED,
+		    "CSR key must be RSA 2048/3072 or EC P-256/P-384 "
+		    "(it names the key type to generate)", "unsupported key type",
+		    false);
+		estca_csr_free(&e.csr);
+		return r;
+	}
+	/* A certificate of ours re-keys (renewal rules); anything else
+	 * (vendor, RA certificates) goes the initial-enrollment way. */
+	has_cert = estca_client_cert(h->fx->envp, &client) == 0;
+	if (has_cert && h->alias.enroll_mode[0] != 0 &&
+	    strcmp(h->alias.enroll_mode, "vendor") != 0 &&
+	    strcmp(h->alias.enroll_mode, "ra") != 0)
+		r = renew(&e);
+	else
+		r = initial(&e);
+	X509_free(client);
 	estca_csr_free(&e.csr);
 	return r;
 }

@@ -839,7 +839,7 @@ estca_policy_renew(const struct estca_alias *a, const struct estca_renew_facts *
 		    "renewal SAN mismatch");
 		return;
 	}
-	if (!a->allow_same_key_renewal &&
+	if (!f->server_keygen && !a->allow_same_key_renewal &&
 	    X509_PUBKEY_eq(X509_get_X509_PUBKEY(f->cert), f->spki) == 1) {
 		decide(d, ESTCA_ERR_REFUSED,
 		    "renewal with the same public key is not allowed for this alias",

@@ -107,6 +107,7 @@ struct estca_renew_facts {
 	const GENERAL_NAMES *sans;  /* the CSR's; NULL: none */
 	const X509_PUBKEY *spki;    /* the CSR's */
 	bool csn;                   /* the CSR carries ChangeSubjectName */
+	bool server_keygen;         /* serverkeygen: the key will be new */
 };
 
 /* How an RA authenticated (mode ra). */

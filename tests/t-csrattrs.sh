@@ -14,12 +14,7 @@ W=$ESTCA_RIG_DIR/t-csrattrs
 mkdir -p "$W"
 EST=$ESTCA_URL/.well-known/est
 
-dba() { # dba SQL [psql -v options...]: as role estca_dba
-	local q=$1
-	shift
-	printf 'SET ROLE estca_dba;\n%s\n' "$q" |
-	    psql -X -q -At -v ON_ERROR_STOP=1 "$@" "$ESTCA_PGURI"
-}
+. "$(dirname "$0")/est-lib.sh"
 
 # get URL: status in $W/status, headers in $W/hdr, body in $W/body
 get() {

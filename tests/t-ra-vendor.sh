@@ -35,32 +35,12 @@ W=$ESTCA_RIG_DIR/t-ra-vendor
 mkdir -p "$W"
 EST=$ESTCA_URL/.well-known/est
 
-dba() {
-	local sql=$1
-	shift
-	printf 'SET ROLE estca_dba;\n%s\n' "$sql" |
-	    psql -X -q -At -v ON_ERROR_STOP=1 "$@" "$ESTCA_PGURI"
-}
+. "$(dirname "$0")/est-lib.sh"
 
-sql() {
-	psql -X -q -At -v ON_ERROR_STOP=1 "$ESTCA_PGURI" -c "$1"
-}
-
-# post NAME URL FILE [curl options...]: prints the status; $W/NAME.hdr/.body
-post() {
-	local name=$1 url=$2 file=$3
-	shift 3
-	curl -s --cacert "$ESTCA_CACERT" --max-time 60 -D "$W/$name.hdr" \
-	    -o "$W/$name.body" -w '%{http_code}' -H 'Content-Type: application/pkcs10' \
-	    -H 'Content-Transfer-Encoding: base64' --data-binary "@$file" "$@" "$url"
-}
-
-header() {
-	sed -n "s/^$2:[[:space:]]*//Ip" "$1" | tr -d '\r' | tail -n1
-}
-
-reason_of() {
-	tr -d '\r\n' <"$W/$1.body"
+# post NAME URL FILE [curl options...]: est-lib's post, with the
+# Content-Transfer-Encoding header the seed's command lines send.
+post_cte() {
+	post "$@" -H 'Content-Transfer-Encoding: base64'
 }
 
 # csr NAME SUBJ [SAN] [KEYFILE]: $W/NAME.key, .der, .b64 (SUBJ "/" = empty)
@@ -85,12 +65,6 @@ csn() {
 	    ${san:+-addext "subjectAltName=$san"} -out "$W/$name.tmpl.der" 2>/dev/null &&
 	    "$CSN" "$W/$from.key" "$W/$from.der" "$W/$name.tmpl.der" "$W/$name.der" "$which" &&
 	    openssl base64 -in "$W/$name.der" -out "$W/$name.b64"
-}
-
-certof() {
-	openssl base64 -d -in "$W/$1.body" -out "$W/$1.p7" &&
-	    openssl pkcs7 -inform DER -in "$W/$1.p7" -print_certs -out "$W/$1.pem" &&
-	    openssl verify -CAfile "$ESTCA_CA_CHAIN" "$W/$1.pem"
 }
 
 subject_of() {
@@ -217,7 +191,7 @@ is "DBA actions audited" \
 
 csr m1 '/CN=myclient' 'DNS:myclient.example'
 is "RA, right password (curl -u): 200" \
-    "$(post rb1 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 200
+    "$(post_cte rb1 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 200
 check "... certificate verifies" certof rb1
 is "... for the end entity's subject" "$(subject_of "$W/rb1.pem")" "CN=myclient"
 is "... one use of the end entity used" \
@@ -225,46 +199,46 @@ is "... one use of the end entity used" \
 is "... audit names the RA" \
     "$(sql "SELECT requester LIKE '% ra=estadmin' FROM est.audit WHERE alias = 'ra1' AND operation = 'simpleenroll' AND decision = 'accept'")" t
 is "RA, right password again (cached in the worker or not): 200" \
-    "$(post rb2 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 200
+    "$(post_cte rb2 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 200
 is "RA, wrong password: 401" \
-    "$(post rb3 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-px')" 401
+    "$(post_cte rb3 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-px')" 401
 is "... WWW-Authenticate: Basic with the alias realm" \
     "$(header "$W/rb3.hdr" WWW-Authenticate)" 'Basic realm="estca ra1"'
 is "... reason" "$(reason_of rb3)" "unknown RA user or wrong password"
 is "RA, right password with a different case: 401" \
-    "$(post rb3b "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:FOO123-pw')" 401
-is "RA, no credentials: 401" "$(post rb4 "$EST/ra1/simpleenroll" "$W/m1.b64")" 401
+    "$(post_cte rb3b "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:FOO123-pw')" 401
+is "RA, no credentials: 401" "$(post_cte rb4 "$EST/ra1/simpleenroll" "$W/m1.b64")" 401
 is "... WWW-Authenticate" "$(header "$W/rb4.hdr" WWW-Authenticate)" 'Basic realm="estca ra1"'
 is "RA, unknown user: 401" \
-    "$(post rb5 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'nobody:foo123-pw')" 401
+    "$(post_cte rb5 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'nobody:foo123-pw')" 401
 is "... same reason as a wrong password" "$(reason_of rb5)" "$(reason_of rb3)"
 is "RA, Authorization not Basic: 401" \
-    "$(post rb6 "$EST/ra1/simpleenroll" "$W/m1.b64" -H 'Authorization: Bearer abc')" 401
+    "$(post_cte rb6 "$EST/ra1/simpleenroll" "$W/m1.b64" -H 'Authorization: Bearer abc')" 401
 is "audit tells wrong password from unknown user" \
     "$(sql "SELECT string_agg(reason, '|' ORDER BY id) FROM est.audit WHERE alias = 'ra1' AND decision = 'refuse' AND reason LIKE '%RA%'")" \
     "wrong RA password|wrong RA password|no RA credentials|unknown RA user|RA Basic credentials malformed"
 is "refusals used nothing" \
     "$(sql "SELECT uses_left FROM est.end_entity WHERE alias = 'ra1' AND username = 'myclient'")" 1
 is "RA, last use: 200" \
-    "$(post rb7 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 200
+    "$(post_cte rb7 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 200
 is "RA, end entity with no uses left: 403" \
-    "$(post rb8 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 403
+    "$(post_cte rb8 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 403
 is "... reason" "$(reason_of rb8)" "end entity has no enrollments left; ask the administrator"
 
 csr o1 '/O=Evil/CN=other'
 is "RA enrolling a subject unlike the registered one: 403" \
-    "$(post ro1 "$EST/ra1/simpleenroll" "$W/o1.b64" -u 'estadmin:foo123-pw')" 403
+    "$(post_cte ro1 "$EST/ra1/simpleenroll" "$W/o1.b64" -u 'estadmin:foo123-pw')" 403
 is "... reason" "$(reason_of ro1)" "subject does not match the registered subject"
 csr o2 '/CN=myclient' 'DNS:evil.example'
 check "DBA gives myclient one more use" dba "UPDATE est.end_entity SET uses_left = 1 WHERE alias = 'ra1' AND username = 'myclient';"
 is "RA asking for an unregistered SAN: 403" \
-    "$(post ro2 "$EST/ra1/simpleenroll" "$W/o2.b64" -u 'estadmin:foo123-pw')" 403
+    "$(post_cte ro2 "$EST/ra1/simpleenroll" "$W/o2.b64" -u 'estadmin:foo123-pw')" 403
 csr o3 '/CN=not-registered'
 is "RA enrolling an unregistered end entity: 403" \
-    "$(post ro3 "$EST/ra1/simpleenroll" "$W/o3.b64" -u 'estadmin:foo123-pw')" 403
+    "$(post_cte ro3 "$EST/ra1/simpleenroll" "$W/o3.b64" -u 'estadmin:foo123-pw')" 403
 is "... reason" "$(reason_of ro3)" "no such end entity registered under this alias"
 is "RA credentials are not accepted by another alias's mode (est: code needed): 403" \
-    "$(post ro4 "$EST/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 403
+    "$(post_cte ro4 "$EST/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 403
 
 # SQL metacharacters in RA username and password
 NU="x'); DROP TABLE est.audit; --\"%_"
@@ -273,9 +247,9 @@ check "DBA adds an RA member with SQL metacharacters" dba "
 SELECT est.add_role_member_password('raops', :'u', :'p');" -v u="$NU" -v p="$NP"
 csr n1 '/O=Example/CN=other'
 is "RA with SQL metacharacters in username and password: 200" \
-    "$(post rn1 "$EST/ra1/simpleenroll" "$W/n1.b64" -u "$NU:$NP")" 200
+    "$(post_cte rn1 "$EST/ra1/simpleenroll" "$W/n1.b64" -u "$NU:$NP")" 200
 is "... and with a wrong password: 401" \
-    "$(post rn2 "$EST/ra1/simpleenroll" "$W/n1.b64" -u "$NU:${NP}x")" 401
+    "$(post_cte rn2 "$EST/ra1/simpleenroll" "$W/n1.b64" -u "$NU:${NP}x")" 401
 is "tables intact" \
     "$(sql "SELECT count(*) FROM est.role_member") $(sql "SELECT count(*) > 0 FROM est.audit")" "4 t"
 
@@ -283,31 +257,31 @@ is "tables intact" \
 
 check "DBA gives myclient more uses" dba "UPDATE est.end_entity SET uses_left = 5 WHERE alias = 'ra1' AND username = 'myclient';"
 is "RA client certificate of a member, issuer trusted by the role: 200" \
-    "$(post rc1 "$EST/ra1/simpleenroll" "$W/m1.b64" --cert "$W/ra1.pem" --key "$W/ra1.key")" 200
+    "$(post_cte rc1 "$EST/ra1/simpleenroll" "$W/m1.b64" --cert "$W/ra1.pem" --key "$W/ra1.key")" 200
 check "... certificate verifies" certof rc1
 is "... audit names the role member" \
     "$(sql "SELECT requester LIKE '% ra-cert=role raops member %' FROM est.audit WHERE alias = 'ra1' AND operation = 'simpleenroll' AND decision = 'accept' ORDER BY id DESC LIMIT 1")" t
 is "RA client certificate of no member (same issuer): 403" \
-    "$(post rc2 "$EST/ra1/simpleenroll" "$W/m1.b64" --cert "$W/ra2.pem" --key "$W/ra2.key")" 403
+    "$(post_cte rc2 "$EST/ra1/simpleenroll" "$W/m1.b64" --cert "$W/ra2.pem" --key "$W/ra2.key")" 403
 is "... reason" "$(reason_of rc2)" "client certificate is not a member of an RA role of this alias"
 is "RA member certificate whose issuer the role does not trust: 403" \
-    "$(post rc3 "$EST/ra1/simpleenroll" "$W/m1.b64" --cert "$W/ra3.pem" --key "$W/ra3.key")" 403
+    "$(post_cte rc3 "$EST/ra1/simpleenroll" "$W/m1.b64" --cert "$W/ra3.pem" --key "$W/ra3.key")" 403
 is "... reason" "$(reason_of rc3)" "RA client certificate does not verify"
 is "a vendor device certificate is no RA: 403" \
-    "$(post rc4 "$EST/ra1/simpleenroll" "$W/m1.b64" --cert "$W/dev1.chain.pem" --key "$W/dev1.key")" 403
+    "$(post_cte rc4 "$EST/ra1/simpleenroll" "$W/m1.b64" --cert "$W/dev1.chain.pem" --key "$W/dev1.key")" 403
 check "DBA removes the certificate member" dba "SELECT est.remove_role_member('raops', cert => :'c');" \
     -v c="$(cat "$W/ra1.pem")"
 is "removed member: 403" \
-    "$(post rc5 "$EST/ra1/simpleenroll" "$W/m1.b64" --cert "$W/ra1.pem" --key "$W/ra1.key")" 403
+    "$(post_cte rc5 "$EST/ra1/simpleenroll" "$W/m1.b64" --cert "$W/ra1.pem" --key "$W/ra1.key")" 403
 check "DBA changes the RA password" dba "SELECT est.set_role_member_password('raops', 'estadmin', 'new-secret-9');"
 is "old password after the change (even if cached): 401" \
-    "$(post rc6 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 401
+    "$(post_cte rc6 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:foo123-pw')" 401
 is "new password: 200" \
-    "$(post rc7 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:new-secret-9')" 200
+    "$(post_cte rc7 "$EST/ra1/simpleenroll" "$W/m1.b64" -u 'estadmin:new-secret-9')" 200
 certof rc7 >/dev/null 2>&1
 csr r1 '/CN=myclient' 'DNS:myclient.example'
 is "a certificate an RA got renews by itself: 200" \
-    "$(post rr1 "$EST/ra1/simplereenroll" "$W/r1.b64" --cert "$W/rc7.pem" --key "$W/m1.key")" 200
+    "$(post_cte rr1 "$EST/ra1/simplereenroll" "$W/r1.b64" --cert "$W/rc7.pem" --key "$W/m1.key")" 200
 
 # ---- vendor mode ---------------------------------------------------------------
 
@@ -315,64 +289,64 @@ is "a certificate an RA got renews by itself: 200" \
 # its sub CA sent in the handshake.
 csr v1 '/'
 is "vendor: device certificate + chain, empty CSR subject: 200" \
-    "$(post vv1 "$EST/vendor1/simpleenroll" "$W/v1.b64" --cert "$W/dev1.chain.pem" --key "$W/dev1.key")" 200
+    "$(post_cte vv1 "$EST/vendor1/simpleenroll" "$W/v1.b64" --cert "$W/dev1.chain.pem" --key "$W/dev1.key")" 200
 check "... certificate verifies" certof vv1
 is "... subject is the registered (vendor) subject" "$(subject_of "$W/vv1.pem")" "CN=dev-v1,O=Vendor"
 is "... audit names the vendor certificate and the end entity" \
     "$(sql "SELECT username || ' ' || (requester LIKE '% vendor=CN=dev-v1,O=Vendor') FROM est.audit WHERE alias = 'vendor1' AND operation = 'simpleenroll' AND decision = 'accept'")" "dev-v1 true"
 csr v2 '/O=Vendor/CN=dev-v1'
 is "vendor: CSR repeating the registered subject: 200" \
-    "$(post vv2 "$EST/vendor1/simpleenroll" "$W/v2.b64" --cert "$W/dev1.chain.pem" --key "$W/dev1.key")" 200
+    "$(post_cte vv2 "$EST/vendor1/simpleenroll" "$W/v2.b64" --cert "$W/dev1.chain.pem" --key "$W/dev1.key")" 200
 is "vendor: leaf without the sub CA (root is the anchor): 403" \
-    "$(post vv3 "$EST/vendor1/simpleenroll" "$W/v1.b64" --cert "$W/dev1.pem" --key "$W/dev1.key")" 403
+    "$(post_cte vv3 "$EST/vendor1/simpleenroll" "$W/v1.b64" --cert "$W/dev1.pem" --key "$W/dev1.key")" 403
 is "vendor: device of an unregistered vendor CA: 403" \
-    "$(post vv4 "$EST/vendor1/simpleenroll" "$W/v1.b64" --cert "$W/odev.chain.pem" --key "$W/odev.key")" 403
+    "$(post_cte vv4 "$EST/vendor1/simpleenroll" "$W/v1.b64" --cert "$W/odev.chain.pem" --key "$W/odev.key")" 403
 is "... reason" "$(reason_of vv4)" "client certificate does not chain to a vendor CA of this alias"
 is "vendor: no client certificate: 403" \
-    "$(post vv5 "$EST/vendor1/simpleenroll" "$W/v1.b64")" 403
+    "$(post_cte vv5 "$EST/vendor1/simpleenroll" "$W/v1.b64")" 403
 csr v6 '/O=Vendor/CN=dev-v3'
 is "vendor: CSR subject of another device: 403" \
-    "$(post vv6 "$EST/vendor1/simpleenroll" "$W/v6.b64" --cert "$W/dev1.chain.pem" --key "$W/dev1.key")" 403
+    "$(post_cte vv6 "$EST/vendor1/simpleenroll" "$W/v6.b64" --cert "$W/dev1.chain.pem" --key "$W/dev1.key")" 403
 is "vendor2: the sub CA alone as anchor, leaf only: 200" \
-    "$(post vv7 "$EST/vendor2/simpleenroll" "$W/v1.b64" --cert "$W/dev1.pem" --key "$W/dev1.key")" 200
+    "$(post_cte vv7 "$EST/vendor2/simpleenroll" "$W/v1.b64" --cert "$W/dev1.pem" --key "$W/dev1.key")" 200
 
 # ChangeSubjectName
 csr c1 '/'
 check "CSR with ChangeSubjectName made" csn c1n c1 '/O=Operator/CN=op-0002'
 is "vendor: ChangeSubjectName to the registered subject, alias allows: 200" \
-    "$(post cs1 "$EST/vendor1/simpleenroll" "$W/c1n.b64" --cert "$W/dev2.chain.pem" --key "$W/dev2.key")" 200
+    "$(post_cte cs1 "$EST/vendor1/simpleenroll" "$W/c1n.b64" --cert "$W/dev2.chain.pem" --key "$W/dev2.key")" 200
 check "... certificate verifies" certof cs1
 is "... certificate has the new subject" "$(subject_of "$W/cs1.pem")" "CN=op-0002,O=Operator"
 is "... audit says ChangeSubjectName" \
     "$(sql "SELECT count(*) FROM est.audit WHERE alias = 'vendor1' AND username = 'dev-v2' AND decision = 'accept' AND reason LIKE '%(ChangeSubjectName)'")" 1
 check "CSR with ChangeSubjectName to another subject made" csn c2n c1 '/O=Operator/CN=op-9999'
 is "vendor: ChangeSubjectName to an unregistered subject: 403" \
-    "$(post cs2 "$EST/vendor1/simpleenroll" "$W/c2n.b64" --cert "$W/dev2.chain.pem" --key "$W/dev2.key")" 403
+    "$(post_cte cs2 "$EST/vendor1/simpleenroll" "$W/c2n.b64" --cert "$W/dev2.chain.pem" --key "$W/dev2.key")" 403
 check "CSR with an empty ChangeSubjectName made" csn c3n c1 '/O=Operator/CN=op-0002' '' empty
 is "vendor: empty ChangeSubjectName: 400" \
-    "$(post cs3 "$EST/vendor1/simpleenroll" "$W/c3n.b64" --cert "$W/dev2.chain.pem" --key "$W/dev2.key")" 400
+    "$(post_cte cs3 "$EST/vendor1/simpleenroll" "$W/c3n.b64" --cert "$W/dev2.chain.pem" --key "$W/dev2.key")" 400
 csr c4 '/O=Vendor/CN=dev-v1'
 check "CSR with ChangeSubjectName for vendor2 made" csn c4n c4 '/O=Vendor/CN=dev-v1'
 is "vendor2: ChangeSubjectName, alias disallows: 403" \
-    "$(post cs4 "$EST/vendor2/simpleenroll" "$W/c4n.b64" --cert "$W/dev1.pem" --key "$W/dev1.key")" 403
+    "$(post_cte cs4 "$EST/vendor2/simpleenroll" "$W/c4n.b64" --cert "$W/dev1.pem" --key "$W/dev1.key")" 403
 is "... reason" "$(reason_of cs4)" "ChangeSubjectName is not allowed for this alias"
 is "ChangeSubjectName on an ra alias: 403" \
-    "$(post cs5 "$EST/ra1/simpleenroll" "$W/c4n.b64" -u 'estadmin:new-secret-9')" 403
+    "$(post_cte cs5 "$EST/ra1/simpleenroll" "$W/c4n.b64" -u 'estadmin:new-secret-9')" 403
 
 # Renewal with the certificate vendor mode gave: fine without
 # ChangeSubjectName, refused with it.
 csr rv1 '/O=Vendor/CN=dev-v1'
 is "renewal of a vendor-mode certificate: 200" \
-    "$(post rv1 "$EST/vendor1/simplereenroll" "$W/rv1.b64" --cert "$W/vv1.pem" --key "$W/v1.key")" 200
+    "$(post_cte rv1 "$EST/vendor1/simplereenroll" "$W/rv1.b64" --cert "$W/vv1.pem" --key "$W/v1.key")" 200
 check "CSR for renewal with ChangeSubjectName made" csn rv2n rv1 '/O=Vendor/CN=dev-v1'
 is "ChangeSubjectName on simplereenroll: 403" \
-    "$(post rv2 "$EST/vendor1/simplereenroll" "$W/rv2n.b64" --cert "$W/vv1.pem" --key "$W/v1.key")" 403
+    "$(post_cte rv2 "$EST/vendor1/simplereenroll" "$W/rv2n.b64" --cert "$W/vv1.pem" --key "$W/v1.key")" 403
 is "... reason" "$(reason_of rv2)" "ChangeSubjectName is not allowed on renewal"
 
 check "DBA removes a vendor CA" dba "SELECT est.remove_vendor_ca('vendor2', :'sub');" \
     -v sub="$(cat "$W/vsub.pem")"
 is "vendor2 without vendor CAs: 403" \
-    "$(post vv8 "$EST/vendor2/simpleenroll" "$W/v1.b64" --cert "$W/dev1.chain.pem" --key "$W/dev1.key")" 403
+    "$(post_cte vv8 "$EST/vendor2/simpleenroll" "$W/v1.b64" --cert "$W/dev1.chain.pem" --key "$W/dev1.key")" 403
 
 # ---- secrets --------------------------------------------------------------
 
