@@ -11,6 +11,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 #include "issue.h"
 #include "log.h"
@@ -277,12 +278,49 @@ set_validity(X509 *x, long secs, const ASN1_TIME *cap)
 	return 1;
 }
 
-/* Sign x; verify_with NULL skips the check of the HSM's signature. */
-static int
-sign_and_check(X509 *x, EVP_PKEY *key, const EVP_MD *md, EVP_PKEY *verify_with,
-    char *reason, size_t reasonlen)
+/* A digest-sign context for key: PSS (salt = digest length) when pss. */
+static EVP_MD_CTX *
+sign_ctx(EVP_PKEY *key, const EVP_MD *md, int pss)
 {
-	if (X509_sign(x, key, md) <= 0) {
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+
+	if (m == NULL || EVP_DigestSignInit(m, &pctx, md, NULL, key) != 1 ||
+	    (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0))) {
+		EVP_MD_CTX_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+int
+estca_sign_probe(EVP_PKEY *key, const EVP_MD *md, int pss,
+    const unsigned char *data, size_t len, unsigned char *sig, size_t *siglen)
+{
+	EVP_MD_CTX *m = sign_ctx(key, md, pss);
+	int ok = m != NULL && EVP_DigestSign(m, sig, siglen, data, len) == 1;
+
+	EVP_MD_CTX_free(m);
+	return ok ? 0 : ESTCA_ERR_HSM;
+}
+
+/*
+ * Sign x; verify_with NULL skips the check of the HSM's signature.
+ * XXX PSS goes through libp11's RSA method, which hands the token a raw
+ * RSA operation (CKM_RSA_X_509) on a PSS block OpenSSL built: SoftHSM
+ * and many HSMs accept it, HSMs under a FIPS policy refuse it (the
+ * engine's start-up self-test then fails with a clear error).
+ */
+static int
+sign_and_check(X509 *x, EVP_PKEY *key, const EVP_MD *md, int pss,
+    EVP_PKEY *verify_with, char *reason, size_t reasonlen)
+{
+	EVP_MD_CTX *m = sign_ctx(key, md, pss);
+	int ok = m != NULL && X509_sign_ctx(x, m) > 0;
+
+	EVP_MD_CTX_free(m);
+	if (!ok) {
 		estca_log_ssl(ESTCA_LOG_ERR, "HSM signature failed");
 		snprintf(reason, reasonlen, "HSM signature failed");
 		return ESTCA_ERR_UNAVAILABLE;
@@ -357,7 +395,7 @@ estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
 		goto fail;
 	if ((r = estca_lint(x, ca->cert, reason, reasonlen)) != 0)
 		goto out;
-	if ((r = sign_and_check(x, ca->key, ca->md,
+	if ((r = sign_and_check(x, ca->key, ca->md, ca->pss,
 	    rq->verify ? X509_get0_pubkey(ca->cert) : NULL, reason, reasonlen)) != 0)
 		goto out;
 	*out = x;
@@ -399,7 +437,7 @@ estca_issue_ca(EVP_PKEY *sign_key, const EVP_MD *md, const X509 *issuer,
 	if ((r = estca_lint(x, issuer ? issuer : x, reason, reasonlen)) != 0)
 		goto out;
 	verify_with = issuer ? X509_get0_pubkey(issuer) : subject_pub;
-	if ((r = sign_and_check(x, sign_key, md, verify_with, reason, reasonlen)) != 0)
+	if ((r = sign_and_check(x, sign_key, md, 0, verify_with, reason, reasonlen)) != 0)
 		goto out;
 	*out = x;
 	return 0;

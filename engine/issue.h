@@ -24,6 +24,7 @@ struct estca_ca {
 	X509 *cert;               /* this CA's certificate */
 	STACK_OF(X509) *chain;    /* cert first, then its issuers */
 	const EVP_MD *md;         /* digest matching the CA key */
+	int pss;                  /* RSA CA: sign RSASSA-PSS, not PKCS#1 v1.5 */
 };
 
 /* What a caller may say about an end-entity certificate. */
@@ -61,6 +62,15 @@ int estca_issue_ca(EVP_PKEY *sign_key, const EVP_MD *md, const X509 *issuer,
     EVP_PKEY *subject_pub, const X509_NAME *subject, long days, int pathlen,
     const unsigned char serial[ESTCA_SERIAL_LEN], X509 **out,
     char *reason, size_t reasonlen) ESTCA_WUR;
+
+/*
+ * Sign data with key the way the CA signs certificates (PKCS#1 v1.5,
+ * ECDSA, or RSASSA-PSS with the digest's length as salt when pss), into
+ * sig (*siglen in: its size).  For the engine's start-up self-test.
+ */
+int estca_sign_probe(EVP_PKEY *key, const EVP_MD *md, int pss,
+    const unsigned char *data, size_t len, unsigned char *sig, size_t *siglen)
+    ESTCA_WUR;
 
 /* RFC 5280 checks of a built certificate before it is signed. */
 int estca_lint(const X509 *x, const X509 *issuer, char *reason, size_t reasonlen) ESTCA_WUR;

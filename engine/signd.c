@@ -31,6 +31,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include "conf.h"
 #include "hsm.h"
 #include "issue.h"
@@ -140,7 +141,7 @@ check_keys(const struct estca_conf *c)
 	static const char *global[] = { "socket", "socket_group", "socket_mode",
 		"allow_uids", "allow_gids", "user", "pkcs11_module", "token_label",
 		"pin_file", "audit_log", "max_connections", "verify_signatures", NULL };
-	static const char *ca[] = { "key_label", "chain", NULL };
+	static const char *ca[] = { "key_label", "chain", "signature", NULL };
 
 	for (size_t i = 0; i < c->n; i++) {
 		const struct estca_conf_entry *e = &c->e[i];
@@ -338,6 +339,16 @@ load_config(struct signd *sd)
 		memcpy(ca->key_label, label, strlen(label) + 1);
 		if ((r = load_chain(ca, chain)) != 0)
 			return r;
+		if ((v = estca_conf_get(&sd->conf, "ca", e->name, "signature")) != NULL) {
+			if (strcmp(v, "rsa-pss") == 0 &&
+			    EVP_PKEY_is_a(X509_get0_pubkey(ca->cert), "RSA"))
+				ca->pss = 1;
+			else if (strcmp(v, "default") != 0) {
+				log_err("CA %s: signature is 'default' or, for an RSA "
+				    "CA, 'rsa-pss'", ca->name);
+				return ESTCA_ERR_CONFIG;
+			}
+		}
 	}
 	if (sd->ncas == 0) {
 		log_err("%s: no [ca NAME] section", sd->conf_path);
@@ -1002,20 +1013,20 @@ load_keys(struct signd *sd)
 		struct estca_ca *ca = &sd->cas[i];
 		unsigned char sig[1024];
 		size_t siglen = sizeof(sig);
+		EVP_PKEY_CTX *vctx = NULL;
 		EVP_MD_CTX *m;
 		int ok;
 
 		if (estca_hsm_get_key(sd->hsm, ca->key_label, &ca->key) != 0)
 			return ESTCA_ERR_NOT_FOUND;
-		m = EVP_MD_CTX_new();
-		ok = m != NULL &&
-		    EVP_DigestSignInit(m, NULL, ca->md, NULL, ca->key) == 1 &&
-		    EVP_DigestSign(m, sig, &siglen, probe, sizeof(probe)) == 1;
-		EVP_MD_CTX_free(m);
+		ok = estca_sign_probe(ca->key, ca->md, ca->pss, probe, sizeof(probe),
+		    sig, &siglen) == 0;
 		m = EVP_MD_CTX_new();
 		ok = ok && m != NULL &&
-		    EVP_DigestVerifyInit(m, NULL, ca->md, NULL,
+		    EVP_DigestVerifyInit(m, &vctx, ca->md, NULL,
 		    X509_get0_pubkey(ca->cert)) == 1 &&
+		    (!ca->pss || EVP_PKEY_CTX_set_rsa_padding(vctx,
+		    RSA_PKCS1_PSS_PADDING) > 0) &&
 		    EVP_DigestVerify(m, sig, siglen, probe, sizeof(probe)) == 1;
 		EVP_MD_CTX_free(m);
 		if (!ok) {

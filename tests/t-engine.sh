@@ -74,6 +74,10 @@ chain = $D/ca-rsa2048.pem
 [ca rsa3072]
 key_label = ca-rsa3072
 chain = $D/ca-rsa3072.pem
+[ca rsa2048pss]
+key_label = ca-rsa2048
+chain = $D/ca-rsa2048.pem
+signature = rsa-pss
 
 [profile iot]
 validity_days = 30
@@ -91,6 +95,12 @@ CONF
 
 check "config check accepts the configuration" "$D/bin/estca-signd" -n -f "$D/signd.conf"
 sed 's/^audit_log/audit_lgo/' "$D/signd.conf" > "$D/bad.conf"
+sed 's/^key_label = ca-p256$/key_label = ca-p256\nsignature = rsa-pss/' "$D/signd.conf" > "$D/badpss.conf"
+if "$D/bin/estca-signd" -n -f "$D/badpss.conf" >/dev/null 2>&1; then
+	fail "config check refuses rsa-pss for an EC CA"
+else
+	ok "config check refuses rsa-pss for an EC CA"
+fi
 if "$D/bin/estca-signd" -n -f "$D/bad.conf" >/dev/null 2>&1; then
 	fail "config check refuses an unknown key"
 else
@@ -137,6 +147,14 @@ for ca in p256 p384 rsa2048 rsa3072; do
 		fi
 	done
 done
+if "$EC" "$SOCK" sign rsa2048pss device "$D/ec256.csr" > "$D/pss.pem" &&
+    openssl verify -CAfile "$D/ca-rsa2048.pem" "$D/pss.pem" >/dev/null 2>&1 &&
+    openssl x509 -in "$D/pss.pem" -noout -text | grep -q 'Signature Algorithm: rsassaPss'; then
+	ok "RSA CA configured for PSS signs RSASSA-PSS certificates that verify"
+else
+	fail "RSA CA configured for PSS signs RSASSA-PSS certificates that verify" \
+	    "$(head -3 "$D/pss.pem")"
+fi
 txt=$(openssl x509 -in "$D/p384-ec256.pem" -noout -text)
 case "$txt" in *ecdsa-with-SHA384*) ok "P-384 CA signs with SHA-384" ;;
 *) fail "P-384 CA signs with SHA-384" ;; esac
