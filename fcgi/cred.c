@@ -13,6 +13,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include "cred.h"
+#include "csr.h"
 
 const char estca_dummy_hash[] =
     "$2b$08$EnBWTI5zbTYw0voiSipy4ufO9jDYsaaK4NISMzf0QPN7vmZk.a.5G";
@@ -35,22 +36,6 @@ estca_crypt_matches(const char *secret, const char *hash)
 	return ok;
 }
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 static bool
 has_ctl(const unsigned char *s, size_t n)
 {
@@ -64,13 +49,11 @@ int
 estca_basic_parse(const char *header, char user[ESTCA_BASIC_USER_MAX + 1],
     char pass[ESTCA_BASIC_PASS_MAX + 1])
 {
-	/* user ':' pass, decoded; a little room for the colon */
-	unsigned char dec[ESTCA_BASIC_USER_MAX + ESTCA_BASIC_PASS_MAX + 4];
 	const unsigned char *s = (const unsigned char *)header;
-	const unsigned char *colon;
-	unsigned long acc = 0;
-	size_t n = 0, ndata = 0, npad = 0, ul, pl;
-	int nbits = 0, r = ESTCA_ERR_MALFORMED;
+	const unsigned char *tok, *colon, *dec;
+	struct estca_buf b;
+	size_t n, toklen, ul, pl;
+	int r = ESTCA_ERR_MALFORMED;
 
 	user[0] = 0;
 	pass[0] = 0;
@@ -83,32 +66,19 @@ estca_basic_parse(const char *header, char user[ESTCA_BASIC_USER_MAX + 1],
 		return ESTCA_ERR_NOT_FOUND;
 	for (s += 5; *s == ' ' || *s == '\t'; s++)
 		;
-	for (; *s != 0 && *s != ' ' && *s != '\t'; s++) {
-		int v;
-
-		if (*s == '=') {
-			npad++;
-			continue;
-		}
-		if (npad > 0 || (v = b64val(*s)) < 0)
-			goto out;
-		ndata++;
-		acc = (acc << 6) | (unsigned long)v;
-		nbits += 6;
-		if (nbits >= 8) {
-			nbits -= 8;
-			if (n == sizeof(dec))
-				goto out;
-			dec[n++] = (unsigned char)(acc >> nbits);
-			acc &= (1UL << nbits) - 1;
-		}
-	}
+	tok = s;
+	while (*s != 0 && *s != ' ' && *s != '\t')
+		s++;
+	toklen = (size_t)(s - tok);
 	while (*s == ' ' || *s == '\t')
 		s++;
-	if (*s != 0 || ndata % 4 == 1 || npad > 2 ||
-	    (npad > 0 && (ndata + npad) % 4 != 0))
+	/* user ':' pass, decoded (a secret buffer: wiped when freed) */
+	estca_buf_init(&b, ESTCA_BASIC_USER_MAX + ESTCA_BASIC_PASS_MAX + 4, true);
+	if (*s != 0 || toklen == 0 || estca_base64_decode(tok, toklen, &b) != 0)
 		goto out;
-	if ((colon = memchr(dec, ':', n)) == NULL)
+	dec = b.data;
+	n = b.len;
+	if (dec == NULL || (colon = memchr(dec, ':', n)) == NULL)
 		goto out;
 	ul = (size_t)(colon - dec);
 	pl = n - ul - 1;
@@ -121,8 +91,7 @@ estca_basic_parse(const char *header, char user[ESTCA_BASIC_USER_MAX + 1],
 	pass[pl] = 0;
 	r = 0;
 out:
-	OPENSSL_cleanse(dec, sizeof(dec));
-	acc = 0;
+	estca_buf_free(&b);
 	if (r != 0) {
 		OPENSSL_cleanse(user, ESTCA_BASIC_USER_MAX + 1);
 		OPENSSL_cleanse(pass, ESTCA_BASIC_PASS_MAX + 1);
