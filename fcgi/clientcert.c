@@ -77,34 +77,42 @@ estca_client_chain(FCGX_ParamArray envp, STACK_OF(X509) **out)
 	return 0;
 }
 
-int
-estca_cert_verify(X509 *cert, STACK_OF(X509) *anchors, STACK_OF(X509) *untrusted,
-    char *why, size_t whylen)
+/*
+ * Verify cert (purpose TLS client) up to the first certificate of trusted
+ * (a partial chain is enough), with untrusted as intermediates.  On
+ * success *built (when not NULL) gets the verified path, leaf first,
+ * owned by the caller.  Returns 0, ESTCA_ERR_REFUSED with why, or
+ * ESTCA_ERR_NOMEM.
+ */
+static int
+verify_to(X509 *cert, STACK_OF(X509) *trusted, STACK_OF(X509) *untrusted,
+    unsigned long flags, STACK_OF(X509) **built, char *why, size_t whylen)
 {
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
 	int r = ESTCA_ERR_REFUSED;
 
-	snprintf(why, whylen, "no trust anchor");
-	if (sk_X509_num(anchors) < 1)
-		return r;
+	if (built != NULL)
+		*built = NULL;
 	if ((store = X509_STORE_new()) == NULL ||
 	    (ctx = X509_STORE_CTX_new()) == NULL) {
 		r = ESTCA_ERR_NOMEM;
 		goto out;
 	}
-	for (int i = 0; i < sk_X509_num(anchors); i++)
-		if (!X509_STORE_add_cert(store, sk_X509_value(anchors, i)))
+	for (int i = 0; i < sk_X509_num(trusted); i++)
+		if (!X509_STORE_add_cert(store, sk_X509_value(trusted, i)))
 			goto out;
-	/* An anchor need not be self-signed: a vendor's issuing CA alone is
-	 * enough (the path ends at the first trusted certificate). */
-	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | flags);
 	if (!X509_STORE_CTX_init(ctx, store, cert, untrusted) ||
 	    !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT))
 		goto out;
 	if (X509_verify_cert(ctx) != 1) {
 		snprintf(why, whylen, "%s", X509_verify_cert_error_string(
 		    X509_STORE_CTX_get_error(ctx)));
+		goto out;
+	}
+	if (built != NULL && (*built = X509_STORE_CTX_get1_chain(ctx)) == NULL) {
+		r = ESTCA_ERR_NOMEM;
 		goto out;
 	}
 	why[0] = 0;
@@ -117,51 +125,39 @@ out:
 }
 
 int
+estca_cert_verify(X509 *cert, STACK_OF(X509) *anchors, STACK_OF(X509) *untrusted,
+    char *why, size_t whylen)
+{
+	snprintf(why, whylen, "no trust anchor");
+	if (sk_X509_num(anchors) < 1)
+		return ESTCA_ERR_REFUSED;
+	/* An anchor need not be self-signed: a vendor's issuing CA alone is
+	 * enough (the path ends at the first trusted certificate). */
+	return verify_to(cert, anchors, untrusted, 0, NULL, why, whylen);
+}
+
+int
 estca_cert_issued_by(X509 *cert, STACK_OF(X509) *chain, char *why, size_t whylen)
 {
-	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	STACK_OF(X509) *built;
-	int r = ESTCA_ERR_REFUSED, ok;
+	STACK_OF(X509) *built = NULL;
+	int r;
 
 	snprintf(why, whylen, "cannot verify");
 	if (sk_X509_num(chain) < 1)
-		return r;
-	if ((store = X509_STORE_new()) == NULL ||
-	    (ctx = X509_STORE_CTX_new()) == NULL) {
-		r = ESTCA_ERR_NOMEM;
-		goto out;
-	}
+		return ESTCA_ERR_REFUSED;
 	/*
 	 * Every certificate of the chain is trusted, and a partial chain is
 	 * enough: the path ends at the first trusted issuer, which must then
-	 * be the alias's CA itself (not its root, not a sibling CA).
+	 * be the alias's CA itself (not its root, not a sibling CA).  Expiry
+	 * is judged by the database clock (policy), not here.
 	 */
-	for (int i = 0; i < sk_X509_num(chain); i++)
-		if (!X509_STORE_add_cert(store, sk_X509_value(chain, i)))
-			goto out;
-	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN |
-	    X509_V_FLAG_NO_CHECK_TIME);
-	if (!X509_STORE_CTX_init(ctx, store, cert, NULL) ||
-	    !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT))
-		goto out;
-	ok = X509_verify_cert(ctx);
-	if (ok != 1) {
-		snprintf(why, whylen, "%s", X509_verify_cert_error_string(
-		    X509_STORE_CTX_get_error(ctx)));
-		goto out;
-	}
-	built = X509_STORE_CTX_get0_chain(ctx);
-	if (sk_X509_num(built) < 2 ||
-	    X509_cmp(sk_X509_value(built, 1), sk_X509_value(chain, 0)) != 0) {
+	r = verify_to(cert, chain, NULL, X509_V_FLAG_NO_CHECK_TIME, &built, why,
+	    whylen);
+	if (r == 0 && (sk_X509_num(built) < 2 ||
+	    X509_cmp(sk_X509_value(built, 1), sk_X509_value(chain, 0)) != 0)) {
 		snprintf(why, whylen, "issued by another CA of the chain");
-		goto out;
+		r = ESTCA_ERR_REFUSED;
 	}
-	why[0] = 0;
-	r = 0;
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	ERR_clear_error();
+	sk_X509_pop_free(built, X509_free);
 	return r;
 }
