@@ -71,6 +71,7 @@ struct estca_end_entity {
 	int uses_left;
 	int failed_attempts;
 	char status[16];
+	bool require_approval;                    /* 005_approval.sql */
 	char *sans[ESTCA_DB_SANS_MAX];
 	size_t nsans;
 };
@@ -165,6 +166,53 @@ int estca_db_ra_cert_member(struct estca_db *db, const char *alias,
  * counted in *bad. */
 int estca_db_vendor_cas(struct estca_db *db, const char *alias,
     STACK_OF(X509) **out, int *bad, char *detail, size_t detaillen) ESTCA_WUR;
+
+/*
+ * The approval queue (est.approval_request, sql/005_approval.sql).  A
+ * request is found again by (alias, operation, SHA-256 of the CSR DER).
+ */
+struct estca_approval_row {
+	long long id;
+	long long end_entity;      /* 0: none (the end entity was deleted) */
+	char status[16];           /* pending approved rejected issued expired */
+	bool expired;              /* expires_at <= now() */
+};
+
+/* Find and lock (FOR UPDATE) the queued request; ESTCA_ERR_NOT_FOUND
+ * when there is none. */
+int estca_db_approval_find(struct estca_db *db, const char *alias,
+    const char *operation, const unsigned char sha256[32],
+    struct estca_approval_row *row, char *detail, size_t detaillen) ESTCA_WUR;
+
+/* A request to queue.  csr_der NULL: the CSR held a secret, keep only
+ * its hash. */
+struct estca_approval_new {
+	const char *alias;
+	long long end_entity;      /* 0: none */
+	const char *username;      /* NULL: none */
+	const char *operation;
+	const unsigned char *sha256;   /* 32 bytes */
+	const unsigned char *csr_der;
+	size_t csr_len;
+	const unsigned char *spki_der;
+	size_t spki_len;
+	const char *subject;       /* RFC 4514 */
+	const char *sans;          /* one line; NULL: none */
+	const char *requester;
+};
+int estca_db_approval_insert(struct estca_db *db,
+    const struct estca_approval_new *n, long long *id, char *detail,
+    size_t detaillen) ESTCA_WUR;
+
+/* How many requests of end entity ee_id are open (pending or approved,
+ * not expired). */
+int estca_db_approval_open(struct estca_db *db, long long ee_id, long long *n,
+    char *detail, size_t detaillen) ESTCA_WUR;
+
+/* Mark request id "issued" (with serial) or "expired" (serial NULL). */
+int estca_db_approval_mark(struct estca_db *db, long long id,
+    const char *status, const char *serial, char *detail, size_t detaillen)
+    ESTCA_WUR;
 
 /* One row of est.csrattr (position order); values NULL for a bare OID. */
 struct estca_csrattr {

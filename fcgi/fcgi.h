@@ -3,7 +3,8 @@
  * (owned by main.c, passed down; there is no other mutable process state)
  * and the per-request record.  Handlers (op_*.c) get both and either
  * write a complete reply with reply.c and return 0, or write nothing and
- * return an error code for main.c to answer, using status.c's table.
+ * return an error code for main.c to answer, using status.c's table
+ * (which also answers ESTCA_WEB_PENDING, the 202 of the approval queue).
  */
 #ifndef ESTCA_FCGI_H
 #define ESTCA_FCGI_H

@@ -19,6 +19,12 @@
  * verified here against the trust store of their purpose; the web
  * server's SSL_CLIENT_VERIFY is never consulted.
  *
+ * A request whose alias or end entity requires approval goes through the
+ * queue (approval.h, doc/enrollment.md "Approval"): after authentication
+ * and policy it is stored and answered 202; its retries are answered from
+ * the queue, and once a DBA approved it, the retry is issued here like any
+ * other request, in the same transaction.
+ *
  * Candidate codes and RA passwords live only in wiped buffers and are
  * checked here against the stored crypt(3) hash, never in SQL; no log
  * line, audit row or reason ever carries one.
@@ -31,6 +37,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include "fcgi.h"
+#include "approval.h"
 #include "clientcert.h"
 #include "cred.h"
 #include "csr.h"
@@ -52,6 +59,8 @@ struct enroll {
 	char serial[48];       /* certificate presented, then issued; "" none */
 	struct estca_csr csr;
 	const char *key_type;  /* serverkeygen: the engine makes this key */
+	struct estca_queued q; /* the request's place in the approval queue */
+	long long approved_id; /* > 0: issuing this approved request */
 };
 
 /* Upper-case hex of the serial, no leading zeros (est.certificate). */
@@ -232,6 +241,8 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	if ((r = estca_db_cert_insert(ctx->db, &row, detail, sizeof(detail))) != 0 ||
 	    (consume && (r = estca_db_ee_consume(ctx->db, ee_id, detail,
 	    sizeof(detail))) != 0) ||
+	    (e->approved_id > 0 && (r = estca_db_approval_mark(ctx->db,
+	    e->approved_id, "issued", e->serial, detail, sizeof(detail))) != 0) ||
 	    (r = audit(e, true, accept_text)) != 0 ||
 	    (r = estca_db_commit(ctx->db, detail, sizeof(detail))) != 0) {
 		if (r != ESTCA_ERR_UNAVAILABLE)
@@ -279,6 +290,130 @@ db_fail(struct enroll *e, int r, const char *what, const char *detail)
 		r = ESTCA_ERR_INTERNAL;
 	return estca_http_fail(e->h, r, r == ESTCA_ERR_UNAVAILABLE ?
 	    "database temporarily unavailable" : NULL, "%s: %s", what, detail);
+}
+
+/* The request waits for approval: 202 (status.c adds Retry-After). */
+static int
+pending(struct enroll *e, long long id)
+{
+	char reason[80];
+
+	snprintf(reason, sizeof(reason), "request %lld is waiting for approval",
+	    id);
+	return estca_http_fail(e->h, ESTCA_WEB_PENDING, reason, "%s%s%s",
+	    e->username[0] ? "end entity \"" : "", e->username,
+	    e->username[0] ? "\"" : "");
+}
+
+/* What the approval queue does with this request (e->q looked it up). */
+static int
+queue_decide(struct enroll *e, long long ee_id, bool required,
+    enum estca_approval_action *act, struct estca_decision *d)
+{
+	struct estca_approval_facts f;
+	char detail[300];
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.required = required;
+	f.found = e->q.found;
+	f.status = e->q.row.status;
+	f.expired = e->q.row.expired;
+	f.same_ee = ee_id > 0 && e->q.row.end_entity == ee_id;
+	if (!f.found && required && ee_id > 0) {
+		r = estca_db_approval_open(e->ctx->db, ee_id, &f.open_others,
+		    detail, sizeof(detail));
+		if (r != 0)
+			return db_fail(e, r, "approval queue", detail);
+	}
+	estca_policy_approval(&f, act, d);
+	return 0;
+}
+
+/* Inside the open transaction, find this request in the approval queue
+ * (e->q); 0, or a database failure answered. */
+static int
+queue_find(struct enroll *e)
+{
+	char detail[300];
+	int r;
+
+	r = estca_approval_find(e->ctx->db, e->h->alias.name, e->op,
+	    e->csr.req, &e->q, detail, sizeof(detail));
+	return r != 0 ? db_fail(e, r, "approval queue", detail) : 0;
+}
+
+/*
+ * Inside the open transaction, once authentication and policy accepted
+ * the request: issue it (no approval involved, or approved), queue it
+ * (202), or answer from the queue (202 while pending, 403 once rejected,
+ * issued or expired).  Arguments as for issue(); required: the alias or
+ * the end entity requires approval; secret_in_csr: the CSR carries a code
+ * and must not be stored.
+ */
+static int
+proceed(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
+    long long ee_id, bool consume, const char *accept_text, bool required,
+    bool secret_in_csr)
+{
+	struct estca_approval_req q = {
+		.alias = e->h->alias.name,
+		.operation = e->op,
+		.end_entity = ee_id,
+		.username = e->username[0] ? e->username : NULL,
+		.requester = e->requester,
+		.subject = subject,
+		.sans = sans,
+		.spki = e->csr.spki,
+		.secret_in_csr = secret_in_csr,
+	};
+	enum estca_approval_action act;
+	struct estca_decision d;
+	char detail[300], text[sizeof(d.audit) + 80];
+	long long id = 0;
+	int r;
+
+	if ((r = queue_decide(e, ee_id, required, &act, &d)) != 0)
+		return r;
+	switch (act) {
+	case ESTCA_APPROVAL_NONE:
+		return issue(e, subject, sans, ee_id, consume, accept_text);
+	case ESTCA_APPROVAL_RELEASE:
+		e->approved_id = e->q.row.id;
+		snprintf(text, sizeof(text), "%s (approved request %lld)",
+		    accept_text, e->q.row.id);
+		return issue(e, subject, sans, ee_id, consume, text);
+	case ESTCA_APPROVAL_WAIT:
+		estca_db_rollback(e->ctx->db);
+		return pending(e, e->q.row.id);
+	case ESTCA_APPROVAL_QUEUE:
+		r = estca_approval_store(e->ctx->db, &e->q, &q, &id, detail,
+		    sizeof(detail));
+		if (r != 0)
+			return db_fail(e, r, "approval queue", detail);
+		snprintf(text, sizeof(text), "%s; queued for approval as request "
+		    "%lld", accept_text, id);
+		if ((r = audit(e, true, text)) != 0 ||
+		    (r = estca_db_commit(e->ctx->db, detail, sizeof(detail))) != 0)
+			return db_fail(e, r, "approval queue", "not recorded");
+		log_info("%s %s from %s: queued \"%s\" as request %lld",
+		    e->h->method, e->h->logpath, e->addr, e->username, id);
+		return pending(e, id);
+	case ESTCA_APPROVAL_EXPIRE:
+		r = estca_db_approval_mark(e->ctx->db, e->q.row.id, "expired",
+		    NULL, detail, sizeof(detail));
+		if (r != 0)
+			return db_fail(e, r, "approval queue", detail);
+		break;
+	case ESTCA_APPROVAL_REFUSE:
+		break;
+	}
+	if (e->q.found)
+		snprintf(text, sizeof(text), "%s (request %lld)", d.audit,
+		    e->q.row.id);
+	else
+		snprintf(text, sizeof(text), "%s", d.audit);
+	return refuse(e, d.err, d.reason, text, true);
 }
 
 static long long
@@ -630,12 +765,30 @@ initial(struct enroll *e)
 	ef.subject_dn = ee.has_subject_dn ? ee.subject_dn : NULL;
 	ef.sans = (const char *const *)ee.sans;
 	ef.nsans = ee.nsans;
-	rf.code_present = code != NULL;
-	if (code_mode && code != NULL) {
-		if (ef.found && ee.has_code)
-			rf.code_ok = estca_crypt_matches(code, ee.code_hash);
-		else
-			(void)estca_crypt_matches(code, estca_dummy_hash);
+	/* Already queued?  A rejected, issued or expired request ends here;
+	 * a pending or approved one had its code checked when it was queued
+	 * (the CSR, code included, is the same), the rest is checked again. */
+	if ((r = queue_find(e)) != 0)
+		goto out;
+	if (e->q.found) {
+		enum estca_approval_action act;
+
+		if ((r = queue_decide(e, ee.id, false, &act, &d)) != 0)
+			goto out;
+		if (act != ESTCA_APPROVAL_WAIT && act != ESTCA_APPROVAL_RELEASE) {
+			r = proceed(e, subject, sans, ee.id, true, d.audit, false,
+			    true);
+			goto out;
+		}
+		rf.code_present = rf.code_ok = true;
+	} else {
+		rf.code_present = code != NULL;
+		if (code_mode && code != NULL) {
+			if (ef.found && ee.has_code)
+				rf.code_ok = estca_crypt_matches(code, ee.code_hash);
+			else
+				(void)estca_crypt_matches(code, estca_dummy_hash);
+		}
 	}
 	OPENSSL_cleanse(codebuf, sizeof(codebuf));
 	rf.subject = subject;
@@ -657,12 +810,11 @@ initial(struct enroll *e)
 		r = refuse(e, d.err, d.reason, d.audit, true);
 		goto out;
 	}
-	if (e->csr.csn) {
-		snprintf(accept, sizeof(accept), "%s (ChangeSubjectName)", d.audit);
-		r = issue(e, subject, sans, ee.id, true, accept);
-	} else {
-		r = issue(e, subject, sans, ee.id, true, d.audit);
-	}
+	snprintf(accept, sizeof(accept), "%s%s", d.audit,
+	    e->csr.csn ? " (ChangeSubjectName)" : "");
+	r = proceed(e, subject, sans, ee.id, true, accept,
+	    a->require_approval || ee.require_approval,
+	    code_mode || e->csr.challenge != NULL);
 out:
 	OPENSSL_cleanse(codebuf, sizeof(codebuf));
 	X509_NAME_free(stripped);
@@ -766,7 +918,11 @@ renew(struct enroll *e)
 	}
 	snprintf(text, sizeof(text), "renewal of certificate %s accepted",
 	    e->serial);
-	r = issue(e, e->csr.subject, e->csr.sans, ee.id, false, text);
+	if ((r = queue_find(e)) != 0)
+		goto out;
+	r = proceed(e, e->csr.subject, e->csr.sans, ee.id, false, text,
+	    h->alias.require_approval || ee.require_approval,
+	    e->csr.challenge != NULL);
 out:
 	estca_db_ee_clear(&ee);
 	sk_X509_pop_free(chain, X509_free);
@@ -798,6 +954,7 @@ estca_op_simpleenroll(struct estca_ctx *ctx, struct estca_http *h)
 	if ((r = request_csr(&e)) != 0)
 		return r;
 	r = initial(&e);
+	estca_queued_free(&e.q);
 	estca_csr_free(&e.csr);
 	return r;
 }
@@ -812,6 +969,7 @@ estca_op_simplereenroll(struct estca_ctx *ctx, struct estca_http *h)
 	if ((r = request_csr(&e)) != 0)
 		return r;
 	r = renew(&e);
+	estca_queued_free(&e.q);
 	estca_csr_free(&e.csr);
 	return r;
 }
@@ -884,6 +1042,7 @@ estca_op_serverkeygen(struct estca_ctx *ctx, struct estca_http *h)
 	else
 		r = initial(&e);
 	X509_free(client);
+	estca_queued_free(&e.q);
 	estca_csr_free(&e.csr);
 	return r;
 }

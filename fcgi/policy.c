@@ -848,3 +848,61 @@ estca_policy_renew(const struct estca_alias *a, const struct estca_renew_facts *
 	}
 	decide(d, 0, "ok", "renewal accepted");
 }
+
+/* ---- the approval queue ---------------------------------------------- */
+
+void
+estca_policy_approval(const struct estca_approval_facts *f,
+    enum estca_approval_action *action, struct estca_decision *d)
+{
+	const char *st = f->status != NULL ? f->status : "";
+
+	memset(d, 0, sizeof(*d));
+	if (!f->found) {
+		if (!f->required) {
+			*action = ESTCA_APPROVAL_NONE;
+			decide(d, 0, "ok", "no approval required");
+		} else if (f->open_others > 0) {
+			/* one open request per end entity: no queue flooding,
+			 * and the DBA decides about one key at a time */
+			*action = ESTCA_APPROVAL_REFUSE;
+			decide(d, ESTCA_ERR_REFUSED, "another request of this end "
+			    "entity is waiting for approval", "another request of "
+			    "the end entity is open (%lld)", f->open_others);
+		} else {
+			*action = ESTCA_APPROVAL_QUEUE;
+			decide(d, ESTCA_WEB_PENDING, "waiting for approval",
+			    "queued for approval");
+		}
+		return;
+	}
+	if (strcmp(st, "rejected") == 0) {
+		*action = ESTCA_APPROVAL_REFUSE;
+		decide(d, ESTCA_ERR_REFUSED, "request rejected",
+		    "queued request was rejected");
+	} else if (strcmp(st, "issued") == 0) {
+		*action = ESTCA_APPROVAL_REFUSE;
+		decide(d, ESTCA_ERR_REFUSED, "request already issued; send a new "
+		    "request", "queued request was issued already");
+	} else if (strcmp(st, "pending") != 0 && strcmp(st, "approved") != 0) {
+		*action = ESTCA_APPROVAL_REFUSE;
+		decide(d, ESTCA_ERR_REFUSED, "approval request expired; send a new "
+		    "request", "queued request is %s", strcmp(st, "expired") == 0 ?
+		    "expired" : "in an unknown state");
+	} else if (f->expired) {
+		*action = ESTCA_APPROVAL_EXPIRE;
+		decide(d, ESTCA_ERR_REFUSED, "approval request expired; send a new "
+		    "request", "queued request expired while %s", st);
+	} else if (!f->same_ee) {
+		*action = ESTCA_APPROVAL_REFUSE;
+		decide(d, ESTCA_ERR_REFUSED, "end entity no longer registered",
+		    "end entity of the queued request is gone or replaced");
+	} else if (strcmp(st, "pending") == 0) {
+		*action = ESTCA_APPROVAL_WAIT;
+		decide(d, ESTCA_WEB_PENDING, "waiting for approval",
+		    "queued request still pending");
+	} else {
+		*action = ESTCA_APPROVAL_RELEASE;
+		decide(d, 0, "ok", "queued request approved");
+	}
+}

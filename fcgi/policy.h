@@ -163,6 +163,38 @@ void estca_policy_renew(const struct estca_alias *a,
     const struct estca_renew_facts *f, struct estca_decision *d);
 
 /*
+ * The approval queue (doc/enrollment.md, "Approval").  A request that
+ * passed authentication and policy is issued at once, or queued when its
+ * alias or end entity requires approval; a request found in the queue
+ * (same alias, operation and CSR bytes) is answered by its state.
+ */
+enum estca_approval_action {
+	ESTCA_APPROVAL_NONE = 0,  /* not queued, no approval needed: issue */
+	ESTCA_APPROVAL_QUEUE,     /* store it, answer 202 */
+	ESTCA_APPROVAL_WAIT,      /* queued and pending: 202 again */
+	ESTCA_APPROVAL_RELEASE,   /* approved: issue now, mark it issued */
+	ESTCA_APPROVAL_EXPIRE,    /* queued but expired: mark it expired, 403 */
+	ESTCA_APPROVAL_REFUSE,    /* 403 */
+};
+
+struct estca_approval_facts {
+	bool required;            /* the alias or the end entity requires it */
+	bool found;               /* the request is in the queue ... */
+	const char *status;       /* ... with this status */
+	bool expired;             /* ... past its expires_at */
+	bool same_ee;             /* ... for the end entity this request names */
+	long long open_others;    /* not found: open requests of the end entity */
+};
+
+/*
+ * Decide what the queue does with a request (*action), with d->err
+ * ESTCA_WEB_PENDING (queue, wait), ESTCA_ERR_REFUSED (expire, refuse) or
+ * 0 (none, release), and d->reason / d->audit.
+ */
+void estca_policy_approval(const struct estca_approval_facts *f,
+    enum estca_approval_action *action, struct estca_decision *d);
+
+/*
  * The value of the attribute named field (an OpenSSL short or long name,
  * or a dotted OID) in name, as UTF-8 into dst.  It must occur exactly once
  * and hold no NUL.  Returns 0, ESTCA_ERR_NOT_FOUND (absent),

@@ -120,8 +120,9 @@ estca_reply_error(struct estca_http *h, int err)
 		n = (size_t)snprintf(extra, sizeof(extra),
 		    "WWW-Authenticate: Basic realm=\"estca %s\"\r\n",
 		    h->route.alias[0] ? h->route.alias : "est");
-	if (st->retry_after && n < sizeof(extra))
-		snprintf(extra + n, sizeof(extra) - n, "Retry-After: 10\r\n");
+	if (st->retry_after > 0 && n < sizeof(extra))
+		snprintf(extra + n, sizeof(extra) - n, "Retry-After: %d\r\n",
+		    st->retry_after);
 	if (h->reason[0] == 0)
 		estca_one_line(h->reason, sizeof(h->reason), st->reason);
 	n = strlen(h->reason);

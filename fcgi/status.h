@@ -20,14 +20,20 @@ enum estca_web_err {
 	ESTCA_WEB_ERR_MEDIA_TYPE = -202, /* request body of the wrong Content-Type */
 	ESTCA_WEB_ERR_AUTH = -203,     /* credentials needed or wrong (401 with
 	                                * WWW-Authenticate: Basic) */
+	ESTCA_WEB_PENDING = -204,      /* not an error: the request waits in the
+	                                * approval queue (202 with Retry-After) */
 };
+
+/* Retry-After of a 202 for a queued request (doc/enrollment.md). */
+#define ESTCA_APPROVAL_RETRY_SECS 60
 
 struct estca_status {
 	int err;              /* 0, an ESTCA_ERR_* or an ESTCA_WEB_ERR_* */
 	int http;             /* HTTP status code */
 	const char *phrase;   /* reason phrase for the Status: line */
 	const char *reason;   /* default one-line reason for the body */
-	bool retry_after;     /* add Retry-After: the condition is temporary */
+	int retry_after;      /* > 0: add Retry-After with these seconds (the
+	                       * condition is temporary) */
 };
 
 /* The entry for err; unknown codes get the 500 entry.  Never NULL. */

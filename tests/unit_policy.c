@@ -985,6 +985,69 @@ test_cred(void)
 	OPENSSL_free(cache);
 }
 
+/* The approval queue's decisions, as a table. */
+static void
+test_approval(void)
+{
+	static const struct {
+		bool required, found;
+		const char *status;
+		bool expired, same_ee;
+		long long others;
+		enum estca_approval_action act;
+		int err;
+		const char *what;
+	} t[] = {
+		{ false, false, NULL, false, false, 0, ESTCA_APPROVAL_NONE, 0,
+		    "no approval required: issue" },
+		{ true, false, NULL, false, false, 0, ESTCA_APPROVAL_QUEUE,
+		    ESTCA_WEB_PENDING, "required, new: queue (202)" },
+		{ true, false, NULL, false, false, 1, ESTCA_APPROVAL_REFUSE,
+		    ESTCA_ERR_REFUSED, "required, another request open: 403" },
+		{ false, true, "pending", false, true, 0, ESTCA_APPROVAL_WAIT,
+		    ESTCA_WEB_PENDING, "queued, pending: 202 again" },
+		{ true, true, "approved", false, true, 0, ESTCA_APPROVAL_RELEASE,
+		    0, "queued, approved: issue" },
+		{ false, true, "approved", false, true, 0, ESTCA_APPROVAL_RELEASE,
+		    0, "approved, approval no longer required: still issue" },
+		{ true, true, "rejected", false, true, 0, ESTCA_APPROVAL_REFUSE,
+		    ESTCA_ERR_REFUSED, "rejected: 403" },
+		{ true, true, "issued", false, true, 0, ESTCA_APPROVAL_REFUSE,
+		    ESTCA_ERR_REFUSED, "issued: 403" },
+		{ true, true, "expired", false, true, 0, ESTCA_APPROVAL_REFUSE,
+		    ESTCA_ERR_REFUSED, "marked expired: 403" },
+		{ true, true, "pending", true, true, 0, ESTCA_APPROVAL_EXPIRE,
+		    ESTCA_ERR_REFUSED, "pending past expiry: expire, 403" },
+		{ true, true, "approved", true, true, 0, ESTCA_APPROVAL_EXPIRE,
+		    ESTCA_ERR_REFUSED, "approved past expiry: expire, 403" },
+		{ true, true, "rejected", true, false, 0, ESTCA_APPROVAL_REFUSE,
+		    ESTCA_ERR_REFUSED, "rejected and expired: rejected wins" },
+		{ true, true, "pending", false, false, 0, ESTCA_APPROVAL_REFUSE,
+		    ESTCA_ERR_REFUSED, "pending, end entity gone: 403" },
+		{ true, true, "approved", false, false, 0, ESTCA_APPROVAL_REFUSE,
+		    ESTCA_ERR_REFUSED, "approved, end entity replaced: 403" },
+		{ true, true, "bogus", false, true, 0, ESTCA_APPROVAL_REFUSE,
+		    ESTCA_ERR_REFUSED, "unknown status: 403" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct estca_approval_facts f = {
+			.required = t[i].required,
+			.found = t[i].found,
+			.status = t[i].status,
+			.expired = t[i].expired,
+			.same_ee = t[i].same_ee,
+			.open_others = t[i].others,
+		};
+		enum estca_approval_action act = ESTCA_APPROVAL_NONE;
+		struct estca_decision d;
+
+		estca_policy_approval(&f, &act, &d);
+		check(act == t[i].act && d.err == t[i].err && d.reason != NULL &&
+		    d.audit[0] != 0, "approval: %s", t[i].what);
+	}
+}
+
 int
 main(void)
 {
@@ -1003,6 +1066,7 @@ main(void)
 	test_ra_vendor();
 	test_csn();
 	test_cred();
+	test_approval();
 	EVP_PKEY_free(key1);
 	EVP_PKEY_free(key2);
 	printf("1..%d\n", n_tests);
