@@ -2,9 +2,13 @@
  * bench-engine.c - certificates per second through estca-signd, and the
  * raw C_Sign rate of the same token and key for comparison.
  *
- *   bench-engine engine SOCKET CA THREADS SECONDS
+ *   bench-engine engine SOCKET CA THREADS SECONDS [DEPTH]
  *       each thread keeps one connection and asks for certificates for a
- *       fixed P-256 public key, as the web tier would
+ *       fixed P-256 public key.  DEPTH 1 (default): through the client
+ *       library, one request at a time, as a web worker does.  DEPTH > 1:
+ *       that many requests written ahead of the replies, which measures
+ *       what the engine can sign rather than the round trip.  The first
+ *       certificate of each thread is verified with the CA's public key.
  *   bench-engine raw MODULE TOKEN PIN-FILE KEY-LABEL THREADS SECONDS
  *       each thread has its own session and signs a SHA-256 digest
  *       (ECDSA or RSA PKCS#1 v1.5 DigestInfo) with the token's key
@@ -18,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <time.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -43,20 +50,34 @@ struct counts {
 struct eng_arg {
 	struct counts c;
 	const char *sock, *ca;
+	int depth;                 /* requests in flight on the connection */
 	X509_PUBKEY *spki;
 	X509_NAME *subj;
+	EVP_PKEY *ca_pub;          /* checks each thread's first certificate */
+	int checked;               /* 1: first certificate verified */
 };
 
-static void *
-eng_thread(void *p)
+/* The first certificate a thread gets must carry the CA's signature. */
+static void
+check_first(struct eng_arg *a, const unsigned char *der, size_t len)
 {
-	struct eng_arg *a = p;
-	struct estca_engine *e = NULL;
+	const unsigned char *q = der;
+	X509 *x;
+
+	if (a->checked)
+		return;
+	x = d2i_X509(NULL, &q, (long)len);
+	a->checked = x != NULL && X509_verify(x, a->ca_pub) == 1 ? 1 : -1;
+	X509_free(x);
+}
+
+/* depth 1: the client library's call, one request then its reply. */
+static void
+eng_sync(struct eng_arg *a, struct estca_engine *e)
+{
 	struct estca_sign_args sa;
 	char reason[256];
 
-	if (estca_engine_open(a->sock, 30000, &e) != 0)
-		return NULL;
 	memset(&sa, 0, sizeof(sa));
 	sa.ca_name = a->ca;
 	sa.profile = "device";
@@ -64,14 +85,119 @@ eng_thread(void *p)
 	sa.spki = a->spki;
 	sa.requester = "bench";
 	while (!atomic_load(&stop_flag)) {
-		X509 *x = NULL;
+		unsigned char *der = NULL;
+		size_t len = 0;
 
-		if (estca_engine_sign(e, &sa, &x, reason, sizeof(reason)) == 0)
+		if (estca_engine_sign_der(e, &sa, &der, &len, reason, sizeof(reason)) == 0) {
 			a->c.ops++;
-		else
+			check_first(a, der, len);
+		} else {
 			a->c.errors++;
-		X509_free(x);
+		}
+		OPENSSL_free(der);
 	}
+}
+
+/* One framed sign request, the same bytes every time. */
+static int
+sign_frame(const struct eng_arg *a, struct estca_buf *msg)
+{
+	ESTCA_REQ *q = ESTCA_REQ_new();
+	int r = -1;
+
+	if (q != NULL && estca_wire_set_int(&q->version, ESTCA_WIRE_VERSION) == 0 &&
+	    estca_wire_set_int(&q->op, ESTCA_OP_SIGN) == 0 &&
+	    estca_wire_set_str(&q->ca_name, a->ca) == 0 &&
+	    estca_wire_set_str(&q->profile, "device") == 0 &&
+	    estca_wire_set_str(&q->requester, "bench") == 0 &&
+	    (q->subject = X509_NAME_dup(a->subj)) != NULL &&
+	    estca_spki_from_pubkey(a->spki, &q->spki) == 0 &&
+	    estca_req_encode(q, msg) == 0)
+		r = 0;
+	ESTCA_REQ_free(q);
+	return r;
+}
+
+/*
+ * depth > 1: keep depth requests written ahead of the replies read, as
+ * many web workers sharing one engine would; every reply is decoded and
+ * must hold status 0 and one certificate.
+ */
+static void
+eng_pipelined(struct eng_arg *a)
+{
+	struct sockaddr_un sun;
+	struct estca_buf msg;
+	struct estca_reader rd;
+	long inflight = 0;
+	int fd;
+
+	estca_buf_init(&msg, ESTCA_WIRE_MAX_REQUEST + 4, false);
+	estca_reader_init(&rd, ESTCA_WIRE_MAX_REPLY, false);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    sign_frame(a, &msg) != 0) {
+		a->c.errors++;
+		goto out;
+	}
+	for (;;) {
+		const unsigned char *p;
+		size_t n;
+		ESTCA_REPLY *rep = NULL;
+		const unsigned char *der;
+		size_t len;
+		long st = -1;
+		int stop = atomic_load(&stop_flag);
+
+		while (!stop && inflight < a->depth) {
+			if (estca_write_all(fd, msg.data, msg.len, 30000) != 0) {
+				a->c.errors++;
+				goto out;
+			}
+			inflight++;
+		}
+		if (inflight == 0)
+			break;
+		if (estca_reader_next(&rd, fd, -1, ESTCA_WIRE_MAX_REPLY, 30000, 30000,
+		    &p, &n, NULL) != 0) {
+			a->c.errors++;
+			goto out;
+		}
+		inflight--;
+		if (estca_reply_decode(p, n, &rep) == 0 &&
+		    estca_wire_get_int(rep->status, &st) == 0 && st == 0 &&
+		    estca_reply_ncerts(rep) == 1 &&
+		    estca_reply_cert_der(rep, 0, &der, &len) == 0) {
+			a->c.ops++;
+			check_first(a, der, len);
+		} else {
+			a->c.errors++;
+		}
+		ESTCA_REPLY_free(rep);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	estca_reader_free(&rd);
+	estca_buf_free(&msg);
+}
+
+static void *
+eng_thread(void *p)
+{
+	struct eng_arg *a = p;
+	struct estca_engine *e = NULL;
+
+	if (a->depth > 1) {
+		eng_pipelined(a);
+		return NULL;
+	}
+	if (estca_engine_open(a->sock, 30000, &e) != 0)
+		return NULL;
+	eng_sync(a, e);
 	estca_engine_close(e);
 	return NULL;
 }
@@ -169,20 +295,43 @@ run(int nthreads, double secs, void *(*fn)(void *), void *args, size_t argsize,
 int
 main(int argc, char **argv)
 {
-	if (argc == 6 && strcmp(argv[1], "engine") == 0) {
-		int n = (int)strtol(argv[4], NULL, 10);
+	if ((argc == 6 || argc == 7) && strcmp(argv[1], "engine") == 0) {
+		int n = (int)strtol(argv[4], NULL, 10), r;
+		int depth = argc == 7 ? (int)strtol(argv[6], NULL, 10) : 1;
 		struct eng_arg a[64];
 		EVP_PKEY *pk = EVP_EC_gen("P-256");
 		X509_PUBKEY *spki = NULL;
 		X509_NAME *subj = X509_NAME_new();
+		struct estca_engine *e = NULL;
+		STACK_OF(X509) *chain = NULL;
+		char reason[256];
 
-		if (n < 1 || n > 64 || pk == NULL || !X509_PUBKEY_set(&spki, pk))
+		if (n < 1 || n > 64 || depth < 1 || depth > 1024 || pk == NULL ||
+		    !X509_PUBKEY_set(&spki, pk))
 			return 1;
+		/* the CA certificate, to check what comes back */
+		if (estca_engine_open(argv[2], 30000, &e) != 0 ||
+		    estca_engine_get_chain(e, argv[3], &chain, reason, sizeof(reason)) != 0) {
+			fprintf(stderr, "no chain for CA %s\n", argv[3]);
+			return 1;
+		}
+		estca_engine_close(e);
 		X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 		    (const unsigned char *)"bench-device", -1, -1, 0);
 		for (int i = 0; i < n; i++)
-			a[i] = (struct eng_arg){ { 0, 0 }, argv[2], argv[3], spki, subj };
-		return run(n, strtod(argv[5], NULL), eng_thread, a, sizeof(a[0]), "engine");
+			a[i] = (struct eng_arg){ { 0, 0 }, argv[2], argv[3], depth, spki, subj,
+			    X509_get0_pubkey(sk_X509_value(chain, 0)), 0 };
+		r = run(n, strtod(argv[5], NULL), eng_thread, a, sizeof(a[0]), "engine");
+		for (int i = 0; i < n; i++)
+			if (a[i].c.ops > 0 && a[i].checked != 1) {
+				fprintf(stderr, "thread %d: certificate does not verify\n", i);
+				r = 1;
+			}
+		sk_X509_pop_free(chain, X509_free);
+		X509_PUBKEY_free(spki);
+		X509_NAME_free(subj);
+		EVP_PKEY_free(pk);
+		return r;
 	}
 	if (argc == 8 && strcmp(argv[1], "raw") == 0) {
 		int n = (int)strtol(argv[6], NULL, 10);
@@ -230,7 +379,7 @@ main(int argc, char **argv)
 			a[i] = (struct raw_arg){ { 0, 0 }, f, slot, argv[5] };
 		return run(n, strtod(argv[7], NULL), raw_thread, a, sizeof(a[0]), "raw");
 	}
-	fprintf(stderr, "usage: bench-engine engine SOCKET CA THREADS SECONDS\n"
+	fprintf(stderr, "usage: bench-engine engine SOCKET CA THREADS SECONDS [DEPTH]\n"
 	    "       bench-engine raw MODULE TOKEN PIN-FILE KEY-LABEL THREADS SECONDS\n");
 	return 1;
 }

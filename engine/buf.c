@@ -36,10 +36,8 @@ estca_buf_reset(struct estca_buf *b)
 }
 
 int
-estca_buf_add(struct estca_buf *b, const void *p, size_t n)
+estca_buf_reserve(struct estca_buf *b, size_t n)
 {
-	if (n == 0)
-		return 0;
 	if (n > b->cap || b->len > b->cap - n) {
 		estca_buf_free(b);
 		return ESTCA_ERR_TOO_LARGE;
@@ -69,6 +67,18 @@ estca_buf_add(struct estca_buf *b, const void *p, size_t n)
 		b->data = nd;
 		b->alloc = want;
 	}
+	return 0;
+}
+
+int
+estca_buf_add(struct estca_buf *b, const void *p, size_t n)
+{
+	int r;
+
+	if (n == 0)
+		return 0;
+	if ((r = estca_buf_reserve(b, n)) != 0)
+		return r;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
 	return 0;

@@ -25,6 +25,8 @@ struct estca_buf {
 
 void estca_buf_init(struct estca_buf *b, size_t cap, bool secret);
 int estca_buf_add(struct estca_buf *b, const void *p, size_t n) ESTCA_WUR;
+/* Room for n more bytes (within cap) without changing len. */
+int estca_buf_reserve(struct estca_buf *b, size_t n) ESTCA_WUR;
 int estca_buf_addstr(struct estca_buf *b, const char *s) ESTCA_WUR;
 /* Append a NUL that is not counted in len (for text users). */
 int estca_buf_nul(struct estca_buf *b) ESTCA_WUR;

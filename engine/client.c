@@ -88,7 +88,9 @@ static int
 call_once(struct estca_engine *e, const struct estca_buf *msg, ESTCA_REPLY **rep,
     int *eof)
 {
-	struct estca_buf in;
+	struct estca_reader in;
+	const unsigned char *p;
+	size_t n;
 	int r;
 
 	*eof = 0;
@@ -99,12 +101,13 @@ call_once(struct estca_engine *e, const struct estca_buf *msg, ESTCA_REPLY **rep
 		*eof = 1;  /* a stale connection: the engine went away */
 		return ESTCA_ERR_UNAVAILABLE;
 	}
-	estca_buf_init(&in, ESTCA_WIRE_MAX_REPLY, true);
-	r = estca_frame_read(e->fd, ESTCA_WIRE_MAX_REPLY, e->timeout_ms,
-	    e->timeout_ms, &in, eof);
+	/* the reply may carry a private key: the reader wipes its buffer */
+	estca_reader_init(&in, ESTCA_WIRE_MAX_REPLY, true);
+	r = estca_reader_next(&in, e->fd, -1, ESTCA_WIRE_MAX_REPLY, e->timeout_ms,
+	    e->timeout_ms, &p, &n, eof);
 	if (r == 0)
-		r = estca_reply_decode(in.data, in.len, rep);
-	estca_buf_free(&in);
+		r = estca_reply_decode(p, n, rep);
+	estca_reader_free(&in);
 	if (r != 0) {
 		disconnect(e);
 		return r == ESTCA_ERR_MALFORMED ? r : ESTCA_ERR_UNAVAILABLE;
@@ -173,6 +176,15 @@ new_req(enum estca_op op)
 	return q;
 }
 
+/* Free a reply, wiping a private key it carries first. */
+static void
+free_reply(ESTCA_REPLY *rep)
+{
+	if (rep != NULL && rep->pkcs8 != NULL)
+		estca_wire_wipe(rep->pkcs8);
+	ESTCA_REPLY_free(rep);
+}
+
 static void
 set_reason(char *reason, size_t reasonlen, int err)
 {
@@ -185,6 +197,34 @@ set_reason(char *reason, size_t reasonlen, int err)
 		n = reasonlen - 1;
 	memcpy(reason, s, n);
 	reason[n] = 0;
+}
+
+/* Every certificate of a successful reply, decoded; at least one. */
+static int
+certs_of(const ESTCA_REPLY *rep, STACK_OF(X509) **out)
+{
+	STACK_OF(X509) *sk;
+	int n = estca_reply_ncerts(rep), r = 0;
+
+	*out = NULL;
+	if (n < 1)
+		return ESTCA_ERR_MALFORMED;
+	if ((sk = sk_X509_new_reserve(NULL, n)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	for (int i = 0; i < n && r == 0; i++) {
+		X509 *x = NULL;
+
+		if ((r = estca_reply_cert(rep, i, &x)) == 0 && !sk_X509_push(sk, x)) {
+			X509_free(x);
+			r = ESTCA_ERR_NOMEM;
+		}
+	}
+	if (r != 0) {
+		sk_X509_pop_free(sk, X509_free);
+		return r;
+	}
+	*out = sk;
+	return 0;
 }
 
 int
@@ -209,28 +249,26 @@ estca_engine_get_chain(struct estca_engine *e, const char *ca_name,
 	}
 	r = estca_reply_status(rep, reason, reasonlen);
 	if (r == 0) {
-		if (rep->certs == NULL || sk_X509_num(rep->certs) < 1) {
-			r = ESTCA_ERR_MALFORMED;
+		if ((r = certs_of(rep, chain)) != 0)
 			set_reason(reason, reasonlen, r);
-		} else {
-			*chain = rep->certs;
-			rep->certs = NULL;
-		}
 	}
 	ESTCA_REPLY_free(rep);
 	return r;
 }
 
+/*
+ * Send a sign or keygen request and check the reply's shape: status 0,
+ * exactly one certificate, and a key for keygen.  *out is the reply.
+ */
 static int
 issue(struct estca_engine *e, const struct estca_sign_args *a,
-    const char *key_type, X509 **cert, unsigned char **pkcs8, size_t *pkcs8len,
-    char *reason, size_t reasonlen)
+    const char *key_type, ESTCA_REPLY **out, char *reason, size_t reasonlen)
 {
 	ESTCA_REQ *q = new_req(key_type ? ESTCA_OP_KEYGEN : ESTCA_OP_SIGN);
 	ESTCA_REPLY *rep = NULL;
 	int r = ESTCA_ERR_NOMEM;
 
-	*cert = NULL;
+	*out = NULL;
 	if (q == NULL)
 		goto fail;
 	if (estca_wire_set_str(&q->ca_name, a->ca_name) != 0 ||
@@ -258,25 +296,17 @@ issue(struct estca_engine *e, const struct estca_sign_args *a,
 	if (r != 0)
 		goto fail;
 	r = estca_reply_status(rep, reason, reasonlen);
-	if (r == 0 && (rep->certs == NULL || sk_X509_num(rep->certs) != 1 ||
+	if (r == 0 && (estca_reply_ncerts(rep) != 1 ||
 	    (key_type != NULL && rep->pkcs8 == NULL))) {
 		r = ESTCA_ERR_MALFORMED;
 		set_reason(reason, reasonlen, r);
 	}
-	if (r == 0 && key_type != NULL) {
-		*pkcs8len = (size_t)ASN1_STRING_length(rep->pkcs8);
-		*pkcs8 = OPENSSL_memdup(ASN1_STRING_get0_data(rep->pkcs8), *pkcs8len);
-		if (*pkcs8 == NULL) {
-			r = ESTCA_ERR_NOMEM;
-			set_reason(reason, reasonlen, r);
-		}
+	if (r != 0) {
+		free_reply(rep);
+		return r;
 	}
-	if (r == 0)
-		*cert = sk_X509_shift(rep->certs);
-	if (rep->pkcs8 != NULL)
-		estca_wire_wipe(rep->pkcs8);
-	ESTCA_REPLY_free(rep);
-	return r;
+	*out = rep;
+	return 0;
 fail:
 	ESTCA_REQ_free(q);
 	set_reason(reason, reasonlen, r);
@@ -287,7 +317,39 @@ int
 estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
     X509 **cert, char *reason, size_t reasonlen)
 {
-	return issue(e, a, NULL, cert, NULL, NULL, reason, reasonlen);
+	ESTCA_REPLY *rep;
+	int r;
+
+	*cert = NULL;
+	if ((r = issue(e, a, NULL, &rep, reason, reasonlen)) != 0)
+		return r;
+	if ((r = estca_reply_cert(rep, 0, cert)) != 0)
+		set_reason(reason, reasonlen, r);
+	free_reply(rep);
+	return r;
+}
+
+int
+estca_engine_sign_der(struct estca_engine *e, const struct estca_sign_args *a,
+    unsigned char **der, size_t *derlen, char *reason, size_t reasonlen)
+{
+	ESTCA_REPLY *rep;
+	const unsigned char *p;
+	int r;
+
+	*der = NULL;
+	*derlen = 0;
+	if ((r = issue(e, a, NULL, &rep, reason, reasonlen)) != 0)
+		return r;
+	if ((r = estca_reply_cert_der(rep, 0, &p, derlen)) == 0 &&
+	    (*der = OPENSSL_memdup(p, *derlen)) == NULL)
+		r = ESTCA_ERR_NOMEM;
+	if (r != 0) {
+		*derlen = 0;
+		set_reason(reason, reasonlen, r);
+	}
+	free_reply(rep);
+	return r;
 }
 
 int
@@ -295,9 +357,28 @@ estca_engine_keygen(struct estca_engine *e, const struct estca_sign_args *a,
     const char *key_type, X509 **cert, unsigned char **pkcs8, size_t *pkcs8len,
     char *reason, size_t reasonlen)
 {
+	ESTCA_REPLY *rep;
+	int r;
+
+	*cert = NULL;
 	*pkcs8 = NULL;
 	*pkcs8len = 0;
-	return issue(e, a, key_type, cert, pkcs8, pkcs8len, reason, reasonlen);
+	if ((r = issue(e, a, key_type, &rep, reason, reasonlen)) != 0)
+		return r;
+	if ((r = estca_reply_cert(rep, 0, cert)) == 0) {
+		*pkcs8len = (size_t)ASN1_STRING_length(rep->pkcs8);
+		*pkcs8 = OPENSSL_memdup(ASN1_STRING_get0_data(rep->pkcs8), *pkcs8len);
+		if (*pkcs8 == NULL) {
+			*pkcs8len = 0;
+			X509_free(*cert);
+			*cert = NULL;
+			r = ESTCA_ERR_NOMEM;
+		}
+	}
+	if (r != 0)
+		set_reason(reason, reasonlen, r);
+	free_reply(rep);
+	return r;
 }
 
 int

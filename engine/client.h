@@ -55,6 +55,14 @@ int estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
     X509 **cert, char *reason, size_t reasonlen) ESTCA_WUR;
 
 /*
+ * The same, handing back the certificate's DER as the engine sent it
+ * (*der, *derlen; free with OPENSSL_free) without decoding it: for callers
+ * that only pass the certificate on.
+ */
+int estca_engine_sign_der(struct estca_engine *e, const struct estca_sign_args *a,
+    unsigned char **der, size_t *derlen, char *reason, size_t reasonlen) ESTCA_WUR;
+
+/*
  * Ask the engine to generate a key pair of key_type in the HSM and certify
  * it (a->spki is ignored).  *pkcs8 (PKCS#8 DER, *pkcs8len bytes) is a
  * private key: the caller wipes and frees it with OPENSSL_clear_free().

@@ -70,6 +70,7 @@ struct signd {
 	int listen_fd;
 	int audit_fd;            /* -1: audit lines go to the log */
 	int stop_pipe[2];        /* readable once shutdown begins */
+	atomic_int stopping;     /* set with stop_pipe, read between requests */
 	pthread_rwlock_t hsm_lock;  /* read: using keys; write: re-opening */
 	atomic_int hsm_broken;      /* set by a failure, cleared by hsm_reopen */
 	pthread_mutex_t lock;
@@ -492,8 +493,12 @@ op_chain(struct signd *sd, const ESTCA_REQ *q, ESTCA_REPLY *rep)
 		snprintf(reason, sizeof(reason), "unknown CA '%s'", name);
 		return set_error(rep, ESTCA_ERR_NOT_FOUND, reason);
 	}
-	if ((rep->certs = X509_chain_up_ref(ca->chain)) == NULL)
-		return ESTCA_ERR_NOMEM;
+	for (int i = 0; i < sk_X509_num(ca->chain); i++) {
+		int r = estca_reply_add_cert(rep, sk_X509_value(ca->chain, i));
+
+		if (r != 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -692,11 +697,10 @@ op_issue(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
 		a.spki = newspki;
 	if (err != 0)
 		goto refuse;
-	if ((rep->certs = sk_X509_new_null()) == NULL || !sk_X509_push(rep->certs, x)) {
-		X509_free(x);
-		err = ESTCA_ERR_NOMEM;
+	err = estca_reply_add_cert(rep, x);
+	X509_free(x);
+	if (err != 0)
 		goto done;
-	}
 	if (keygen && (err = pkcs8_into(rep, newkey)) != 0)
 		goto done;
 	a.serial = serial;
@@ -716,10 +720,10 @@ done:
 	return err;
 }
 
-/* Handle one decoded-or-not request; fills out with a framed reply. */
+/* Handle one request frame; appends a framed reply to out. */
 static int
-handle(struct signd *sd, const struct conn *c, const struct estca_buf *in,
-    struct estca_buf *out)
+handle(struct signd *sd, const struct conn *c, const unsigned char *in,
+    size_t inlen, struct estca_buf *out)
 {
 	ESTCA_REQ *q = NULL;
 	ESTCA_REPLY *rep = ESTCA_REPLY_new();
@@ -731,9 +735,9 @@ handle(struct signd *sd, const struct conn *c, const struct estca_buf *in,
 		ESTCA_REPLY_free(rep);
 		return ESTCA_ERR_NOMEM;
 	}
-	if (estca_req_decode(in->data, in->len, &q) != 0) {
+	if (estca_req_decode(in, inlen, &q) != 0) {
 		log_warn("malformed request from uid %ld (%zu bytes)", (long)c->uid,
-		    in->len);
+		    inlen);
 		r = set_error(rep, ESTCA_ERR_MALFORMED, "request does not decode");
 	} else if (estca_wire_get_int(q->version, &version) != 0 ||
 	    version != ESTCA_WIRE_VERSION) {
@@ -785,56 +789,63 @@ send_error(int fd, int err, const char *reason)
 	return r;
 }
 
+/* Replies queued beyond this are written even if more requests wait. */
+#define OUT_FLUSH (64 * 1024)
+
+/*
+ * One connection: take request frames as they come and answer each in
+ * order.  When a client has sent several requests at once, the replies
+ * go out together once no complete request is left in the buffer.
+ */
 static void *
 conn_main(void *arg)
 {
 	struct conn *c = arg;
 	struct signd *sd = c->sd;
-	struct estca_buf in, out;
+	struct estca_reader in;
+	struct estca_buf out;
 
-	estca_buf_init(&in, ESTCA_WIRE_MAX_REQUEST, false);
-	estca_buf_init(&out, ESTCA_WIRE_MAX_REPLY + 4, true);
-	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = c->fd, .events = POLLIN },
-			{ .fd = sd->stop_pipe[0], .events = POLLIN },
-		};
+	estca_reader_init(&in, ESTCA_WIRE_MAX_REQUEST, false);
+	estca_buf_init(&out, ESTCA_WIRE_MAX_REPLY + 4 + OUT_FLUSH, true);
+	while (!atomic_load(&sd->stopping)) {
+		const unsigned char *p;
+		size_t n;
 		int eof = 0, r;
 
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pfd[1].revents)
-			break;
-		r = estca_frame_read(c->fd, ESTCA_WIRE_MAX_REQUEST, READ_TIMEOUT_MS,
-		    READ_TIMEOUT_MS, &in, &eof);
+		r = estca_reader_next(&in, c->fd, sd->stop_pipe[0],
+		    ESTCA_WIRE_MAX_REQUEST, -1, READ_TIMEOUT_MS, &p, &n, &eof);
 		if (r == ESTCA_ERR_TOO_LARGE || r == ESTCA_ERR_MALFORMED) {
 			/* the stream cannot be resynchronized: answer and close */
 			log_warn("uid %ld sent a bad frame (%s); closing", (long)c->uid,
 			    estca_strerror(r));
-			(void)send_error(c->fd, r, r == ESTCA_ERR_TOO_LARGE ?
-			    "request too large" : "empty frame");
+			if (out.len == 0 ||
+			    estca_write_all(c->fd, out.data, out.len, WRITE_TIMEOUT_MS) == 0)
+				(void)send_error(c->fd, r, r == ESTCA_ERR_TOO_LARGE ?
+				    "request too large" : "empty frame");
 			break;
 		}
 		if (r != 0) {
-			if (!eof)
+			if (r == ESTCA_ERR_IO && !eof)
 				log_warn("uid %ld: connection dropped mid-request",
 				    (long)c->uid);
 			break;
 		}
-		estca_buf_reset(&out);
-		if ((r = handle(sd, c, &in, &out)) != 0) {
+		if ((r = handle(sd, c, p, n, &out)) != 0) {
 			log_err("cannot answer uid %ld: %s", (long)c->uid,
 			    estca_strerror(r));
-			(void)send_error(c->fd, ESTCA_ERR_INTERNAL, "internal error");
+			if (out.len == 0 ||
+			    estca_write_all(c->fd, out.data, out.len, WRITE_TIMEOUT_MS) == 0)
+				(void)send_error(c->fd, ESTCA_ERR_INTERNAL, "internal error");
 			break;
 		}
-		if (estca_write_all(c->fd, out.data, out.len, WRITE_TIMEOUT_MS) != 0)
+		if (estca_reader_has_frame(&in) && out.len < OUT_FLUSH)
+			continue;
+		r = estca_write_all(c->fd, out.data, out.len, WRITE_TIMEOUT_MS);
+		estca_buf_reset(&out);
+		if (r != 0)
 			break;
 	}
-	estca_buf_free(&in);
+	estca_reader_free(&in);
 	estca_buf_free(&out);
 	close(c->fd);
 	OPENSSL_free(c);
@@ -1173,6 +1184,7 @@ out:
 	if (sd.stop_pipe[1] >= 0) {
 		struct timespec until;
 
+		atomic_store(&sd.stopping, 1);
 		(void)!write(sd.stop_pipe[1], "x", 1);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 10;

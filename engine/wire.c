@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include "wire.h"
@@ -36,11 +37,84 @@ ASN1_SEQUENCE(ESTCA_REPLY) = {
 	ASN1_SIMPLE(ESTCA_REPLY, version, ASN1_INTEGER),
 	ASN1_SIMPLE(ESTCA_REPLY, status, ASN1_INTEGER),
 	ASN1_IMP_OPT(ESTCA_REPLY, reason, ASN1_UTF8STRING, 0),
-	ASN1_IMP_SEQUENCE_OF_OPT(ESTCA_REPLY, certs, X509, 1),
+	ASN1_IMP_SEQUENCE_OF_OPT(ESTCA_REPLY, certs, ASN1_ANY, 1),
 	ASN1_IMP_OPT(ESTCA_REPLY, pkcs8, ASN1_OCTET_STRING, 2),
 } ASN1_SEQUENCE_END(ESTCA_REPLY)
 
 IMPLEMENT_ASN1_FUNCTIONS(ESTCA_REPLY)
+
+int
+estca_reply_add_cert(ESTCA_REPLY *rep, const X509 *x)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(x, &der);
+	ASN1_STRING *seq = NULL;
+	ASN1_TYPE *t = NULL;
+
+	if (n <= 0)
+		return ESTCA_ERR_INTERNAL;
+	if ((rep->certs == NULL && (rep->certs = sk_ASN1_TYPE_new_null()) == NULL) ||
+	    (seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL ||
+	    (t = ASN1_TYPE_new()) == NULL) {
+		ASN1_STRING_free(seq);
+		OPENSSL_free(der);
+		return ESTCA_ERR_NOMEM;
+	}
+	ASN1_STRING_set0(seq, der, n);
+	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, seq);
+	if (!sk_ASN1_TYPE_push(rep->certs, t)) {
+		ASN1_TYPE_free(t);
+		return ESTCA_ERR_NOMEM;
+	}
+	return 0;
+}
+
+int
+estca_reply_ncerts(const ESTCA_REPLY *rep)
+{
+	return rep->certs != NULL ? sk_ASN1_TYPE_num(rep->certs) : 0;
+}
+
+int
+estca_reply_cert_der(const ESTCA_REPLY *rep, int i, const unsigned char **der,
+    size_t *len)
+{
+	const ASN1_TYPE *t;
+
+	*der = NULL;
+	*len = 0;
+	if (i < 0 || i >= estca_reply_ncerts(rep))
+		return ESTCA_ERR_MALFORMED;
+	t = sk_ASN1_TYPE_value(rep->certs, i);
+	/* ANY keeps a SEQUENCE's whole encoding, tag and length included */
+	if (t == NULL || t->type != V_ASN1_SEQUENCE || t->value.sequence == NULL ||
+	    ASN1_STRING_length(t->value.sequence) <= 0)
+		return ESTCA_ERR_MALFORMED;
+	*der = ASN1_STRING_get0_data(t->value.sequence);
+	*len = (size_t)ASN1_STRING_length(t->value.sequence);
+	return 0;
+}
+
+int
+estca_reply_cert(const ESTCA_REPLY *rep, int i, X509 **out)
+{
+	const unsigned char *der, *q;
+	size_t len;
+	int r;
+
+	*out = NULL;
+	if ((r = estca_reply_cert_der(rep, i, &der, &len)) != 0)
+		return r;
+	if (len > LONG_MAX)
+		return ESTCA_ERR_MALFORMED;
+	q = der;
+	if ((*out = d2i_X509(NULL, &q, (long)len)) == NULL || q != der + len) {
+		X509_free(*out);
+		*out = NULL;
+		return ESTCA_ERR_MALFORMED;
+	}
+	return 0;
+}
 
 static int
 spki_from_der(unsigned char *der, int n, ESTCA_SPKI **out)
@@ -252,62 +326,121 @@ wait_fd(int fd, short ev, int timeout_ms)
 	}
 }
 
-static int
-read_exact(int fd, unsigned char *p, size_t n, int first_timeout_ms,
-    int timeout_ms, int *eof)
-{
-	size_t got = 0;
-	ssize_t k;
+/* What one read() asks for at most (a request is a few hundred bytes). */
+#define READ_CHUNK (16 * 1024)
 
-	while (got < n) {
-		if (wait_fd(fd, POLLIN, got == 0 ? first_timeout_ms : timeout_ms) != 0)
-			return ESTCA_ERR_IO;
-		k = read(fd, p + got, n - got);
-		if (k < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return ESTCA_ERR_IO;
-		}
-		if (k == 0) {
-			if (got == 0 && eof != NULL)
-				*eof = 1;
-			return ESTCA_ERR_IO;
-		}
-		got += (size_t)k;
-	}
-	return 0;
+void
+estca_reader_init(struct estca_reader *r, size_t max_frame, bool secret)
+{
+	estca_buf_init(&r->b, max_frame + 4 + READ_CHUNK, secret);
+	r->off = 0;
 }
 
-int
-estca_frame_read(int fd, size_t max, int first_timeout_ms, int timeout_ms,
-    struct estca_buf *out, int *eof)
+void
+estca_reader_free(struct estca_reader *r)
 {
-	unsigned char hdr[4], chunk[4096];
-	size_t len, left;
-	int r;
+	estca_buf_free(&r->b);
+	r->off = 0;
+}
 
-	if (eof != NULL)
-		*eof = 0;
-	estca_buf_reset(out);
-	if ((r = read_exact(fd, hdr, 4, first_timeout_ms, timeout_ms, eof)) != 0)
-		return r;
-	len = ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) |
-	    ((size_t)hdr[2] << 8) | hdr[3];
+/* 1: a whole frame of *flen bytes follows the header at r->off; 0: not yet. */
+static int
+buffered(const struct estca_reader *r, size_t max, size_t *flen)
+{
+	const unsigned char *h = r->b.data + r->off;
+	size_t have = r->b.len - r->off, len;
+
+	if (have < 4)
+		return 0;
+	len = ((size_t)h[0] << 24) | ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
 	if (len == 0)
 		return ESTCA_ERR_MALFORMED;
 	if (len > max)
 		return ESTCA_ERR_TOO_LARGE;
-	for (left = len; left > 0;) {
-		size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
+	*flen = len;
+	return have - 4 >= len;
+}
 
-		if ((r = read_exact(fd, chunk, n, timeout_ms, timeout_ms, NULL)) != 0)
-			return r;
-		if ((r = estca_buf_add(out, chunk, n)) != 0)
-			return r;
-		left -= n;
+int
+estca_reader_has_frame(const struct estca_reader *r)
+{
+	size_t n;
+
+	return buffered(r, SIZE_MAX, &n) == 1;
+}
+
+/* Move the bytes not handed out yet to the front of the buffer. */
+static void
+compact(struct estca_reader *r)
+{
+	size_t rest = r->b.len - r->off;
+
+	if (r->off == 0)
+		return;
+	memmove(r->b.data, r->b.data + r->off, rest);
+	if (r->b.secret)
+		OPENSSL_cleanse(r->b.data + rest, r->b.len - rest);
+	r->b.len = rest;
+	r->off = 0;
+}
+
+int
+estca_reader_next(struct estca_reader *r, int fd, int wake_fd, size_t max,
+    int first_timeout_ms, int timeout_ms, const unsigned char **p, size_t *n,
+    int *eof)
+{
+	size_t flen = 0;
+	ssize_t k;
+	int st;
+
+	*p = NULL;
+	*n = 0;
+	if (eof != NULL)
+		*eof = 0;
+	for (;;) {
+		if ((st = buffered(r, max, &flen)) < 0)
+			return st;
+		if (st == 1) {
+			*p = r->b.data + r->off + 4;
+			*n = flen;
+			r->off += 4 + flen;
+			return 0;
+		}
+		compact(r);
+		if ((st = estca_buf_reserve(&r->b, READ_CHUNK)) != 0) {
+			r->off = 0;
+			return st;
+		}
+		k = recv(fd, r->b.data + r->b.len, r->b.alloc - r->b.len - 1, MSG_DONTWAIT);
+		if (k > 0) {
+			r->b.len += (size_t)k;
+			continue;
+		}
+		if (k == 0) {
+			if (r->b.len == 0 && eof != NULL)
+				*eof = 1;
+			return ESTCA_ERR_IO;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return ESTCA_ERR_IO;
+		{
+			struct pollfd pfd[2] = {
+				{ .fd = fd, .events = POLLIN },
+				{ .fd = wake_fd, .events = POLLIN },
+			};
+			int w = poll(pfd, wake_fd >= 0 ? 2 : 1,
+			    r->b.len == 0 ? first_timeout_ms : timeout_ms);
+
+			if (w == 0)
+				return ESTCA_ERR_IO;
+			if (w < 0 && errno != EINTR)
+				return ESTCA_ERR_IO;
+			if (w > 0 && wake_fd >= 0 && pfd[1].revents != 0)
+				return ESTCA_ERR_UNAVAILABLE;
+		}
 	}
-	OPENSSL_cleanse(chunk, sizeof(chunk));
-	return 0;
 }
 
 int
@@ -316,16 +449,19 @@ estca_write_all(int fd, const unsigned char *p, size_t n, int timeout_ms)
 	size_t done = 0;
 	ssize_t k;
 
+	/* try first: a socket with room takes the whole reply at once */
 	while (done < n) {
+		k = send(fd, p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k >= 0) {
+			done += (size_t)k;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return ESTCA_ERR_IO;
 		if (wait_fd(fd, POLLOUT, timeout_ms) != 0)
 			return ESTCA_ERR_IO;
-		k = send(fd, p + done, n - done, MSG_NOSIGNAL);
-		if (k < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return ESTCA_ERR_IO;
-		}
-		done += (size_t)k;
 	}
 	return 0;
 }

@@ -79,7 +79,7 @@ typedef struct estca_reply_st {
 	ASN1_INTEGER *version;
 	ASN1_INTEGER *status;
 	ASN1_UTF8STRING *reason;
-	STACK_OF(X509) *certs;
+	STACK_OF(ASN1_TYPE) *certs;   /* certificates, kept as DER (SEQUENCE) */
 	ASN1_OCTET_STRING *pkcs8;
 } ESTCA_REPLY;
 
@@ -94,6 +94,18 @@ int estca_req_encode(const ESTCA_REQ *r, struct estca_buf *b) ESTCA_WUR;
 int estca_reply_encode(const ESTCA_REPLY *r, struct estca_buf *b) ESTCA_WUR;
 
 /* Helpers to fill and read fields. */
+/*
+ * Certificates in a reply travel as DER and are decoded only by callers
+ * that need fields from them.  estca_reply_add_cert() appends x's DER;
+ * estca_reply_cert_der() points into the reply (valid while it lives);
+ * estca_reply_cert() decodes certificate i into a new X509.
+ */
+int estca_reply_add_cert(ESTCA_REPLY *rep, const X509 *x) ESTCA_WUR;
+int estca_reply_ncerts(const ESTCA_REPLY *rep);
+int estca_reply_cert_der(const ESTCA_REPLY *rep, int i, const unsigned char **der,
+    size_t *len) ESTCA_WUR;
+int estca_reply_cert(const ESTCA_REPLY *rep, int i, X509 **out) ESTCA_WUR;
+
 int estca_wire_set_str(ASN1_UTF8STRING **f, const char *s) ESTCA_WUR;
 int estca_wire_set_int(ASN1_INTEGER **f, long v) ESTCA_WUR;
 /* Copy a UTF8String into a NUL-terminated C string; refuses embedded NULs. */
@@ -109,8 +121,32 @@ void estca_wire_wipe(ASN1_STRING *s);
  * frame, used by the engine between requests).  A clean close before the
  * first byte returns ESTCA_ERR_IO with *eof set.
  */
-int estca_frame_read(int fd, size_t max, int first_timeout_ms, int timeout_ms,
-    struct estca_buf *out, int *eof) ESTCA_WUR;
+/*
+ * Frames arrive through a reader: one read() takes whatever the socket
+ * holds, so several pipelined frames cost one system call.  Sockets are
+ * non-blocking; a read is tried first and poll() used only when nothing is
+ * there.
+ *
+ * estca_reader_next() hands out the next frame (*p, *n point into the
+ * reader until the next call), reading as needed: the first byte of a
+ * frame may take first_timeout_ms (-1: forever), the rest timeout_ms each.
+ * wake_fd, if >= 0, is polled too; when it becomes readable while no frame
+ * is buffered the call returns ESTCA_ERR_UNAVAILABLE.  *eof is set when
+ * the peer closed between frames.  ESTCA_ERR_TOO_LARGE / _MALFORMED: the
+ * stream cannot be resynchronized.
+ */
+struct estca_reader {
+	struct estca_buf b;
+	size_t off;            /* start of the first byte not handed out */
+};
+
+void estca_reader_init(struct estca_reader *r, size_t max_frame, bool secret);
+void estca_reader_free(struct estca_reader *r);
+/* 1 if a complete frame is already buffered (no system call needed). */
+int estca_reader_has_frame(const struct estca_reader *r);
+int estca_reader_next(struct estca_reader *r, int fd, int wake_fd, size_t max,
+    int first_timeout_ms, int timeout_ms, const unsigned char **p, size_t *n,
+    int *eof) ESTCA_WUR;
 int estca_write_all(int fd, const unsigned char *p, size_t n, int timeout_ms) ESTCA_WUR;
 
 #endif

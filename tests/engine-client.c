@@ -34,7 +34,9 @@ raw(const char *path, const char *file)
 {
 	unsigned char buf[70000];
 	struct sockaddr_un sun;
-	struct estca_buf in;
+	struct estca_reader in;
+	const unsigned char *rp;
+	size_t rn;
 	ESTCA_REPLY *rep = NULL;
 	char reason[256];
 	size_t n;
@@ -59,16 +61,17 @@ raw(const char *path, const char *file)
 		return 1;
 	}
 	shutdown(fd, SHUT_WR);
-	estca_buf_init(&in, ESTCA_WIRE_MAX_REPLY, false);
-	r = estca_frame_read(fd, ESTCA_WIRE_MAX_REPLY, 10000, 10000, &in, &eof);
+	estca_reader_init(&in, ESTCA_WIRE_MAX_REPLY, false);
+	r = estca_reader_next(&in, fd, -1, ESTCA_WIRE_MAX_REPLY, 10000, 10000, &rp,
+	    &rn, &eof);
 	close(fd);
 	if (r != 0) {
 		printf("no reply (%s)\n", eof ? "closed" : estca_strerror(r));
-		estca_buf_free(&in);
+		estca_reader_free(&in);
 		return 3;
 	}
-	r = estca_reply_decode(in.data, in.len, &rep);
-	estca_buf_free(&in);
+	r = estca_reply_decode(rp, rn, &rep);
+	estca_reader_free(&in);
 	if (r != 0) {
 		printf("reply does not decode\n");
 		return 1;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include "buf.h"
 #include "wire.h"
@@ -110,24 +111,132 @@ main(void)
 	check(rep2 && estca_wire_get_int(rep2->status, &v) == 0 &&
 	    v == ESTCA_ERR_REFUSED, "status survives");
 
+	/* certificates travel as DER, untouched */
+	{
+		EVP_PKEY *k = EVP_EC_gen("P-256");
+		X509 *x = X509_new(), *back = NULL;
+		unsigned char *xder = NULL;
+		const unsigned char *cp;
+		size_t cl;
+		int xl;
+		ESTCA_REPLY *r3 = NULL;
+
+		check(k != NULL && x != NULL && X509_set_version(x, X509_VERSION_3) &&
+		    ASN1_INTEGER_set(X509_get_serialNumber(x), 7) &&
+		    X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
+		    X509_gmtime_adj(X509_getm_notAfter(x), 3600) &&
+		    X509_set_pubkey(x, k) && X509_sign(x, k, EVP_sha256()) > 0 &&
+		    (xl = i2d_X509(x, &xder)) > 0, "test certificate built");
+		check(estca_reply_add_cert(rep, x) == 0 && estca_reply_add_cert(rep, x) == 0 &&
+		    estca_reply_ncerts(rep) == 2, "two certificates added");
+		estca_buf_reset(&b);
+		check(estca_reply_encode(rep, &b) == 0 &&
+		    estca_reply_decode(b.data + 4, b.len - 4, &r3) == 0 &&
+		    estca_reply_ncerts(r3) == 2, "reply with certificates round trips");
+		check(r3 && estca_reply_cert_der(r3, 1, &cp, &cl) == 0 && xder &&
+		    cl == (size_t)xl && memcmp(cp, xder, cl) == 0,
+		    "certificate DER comes back byte for byte");
+		check(r3 && estca_reply_cert(r3, 0, &back) == 0 && back &&
+		    X509_cmp(back, x) == 0, "certificate decodes on demand");
+		check(r3 && estca_reply_cert_der(r3, 2, &cp, &cl) == ESTCA_ERR_MALFORMED,
+		    "certificate index past the end refused");
+		/* a non-SEQUENCE where a certificate belongs is refused */
+		{
+			ASN1_TYPE *t = ASN1_TYPE_new();
+			ASN1_INTEGER *iv = ASN1_INTEGER_new();
+			ESTCA_REPLY *r4 = NULL;
+
+			ASN1_INTEGER_set(iv, 5);
+			ASN1_TYPE_set(t, V_ASN1_INTEGER, iv);
+			sk_ASN1_TYPE_push(r3->certs, t);
+			estca_buf_reset(&b);
+			check(estca_reply_encode(r3, &b) == 0 &&
+			    estca_reply_decode(b.data + 4, b.len - 4, &r4) == 0 &&
+			    estca_reply_cert_der(r4, 2, &cp, &cl) == ESTCA_ERR_MALFORMED,
+			    "INTEGER in place of a certificate refused");
+			ESTCA_REPLY_free(r4);
+		}
+		X509_free(back);
+		ESTCA_REPLY_free(r3);
+		OPENSSL_free(xder);
+		X509_free(x);
+		EVP_PKEY_free(k);
+		sk_ASN1_TYPE_pop_free(rep->certs, ASN1_TYPE_free);
+		rep->certs = NULL;
+		estca_buf_reset(&b);
+		check(estca_reply_encode(rep, &b) == 0, "reply re-encodes");
+	}
+
 	/* framing over a socket pair */
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	check(estca_write_all(sv[0], b.data, b.len, 1000) == 0, "frame written");
-	estca_buf_init(&in, 1024, false);
-	check(estca_frame_read(sv[1], 1024, 1000, 1000, &in, &eof) == 0 &&
-	    in.len == b.len - 4 && memcmp(in.data, b.data + 4, in.len) == 0,
-	    "frame read back whole");
-	check(estca_write_all(sv[0], b.data, b.len, 1000) == 0, "frame written again");
-	check(estca_frame_read(sv[1], 4, 1000, 1000, &in, &eof) == ESTCA_ERR_TOO_LARGE,
-	    "frame above the cap refused");
-	close(sv[0]);
-	close(sv[1]);
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	close(sv[0]);
-	check(estca_frame_read(sv[1], 1024, 1000, 1000, &in, &eof) == ESTCA_ERR_IO &&
-	    eof == 1, "clean close reported as eof");
-	close(sv[1]);
-	estca_buf_free(&in);
+	{
+		struct estca_reader rd;
+		const unsigned char *fp;
+		size_t fl;
+		unsigned char two[4096];
+
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		estca_reader_init(&rd, 1024, false);
+		check(estca_write_all(sv[0], b.data, b.len, 1000) == 0, "frame written");
+		check(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
+		    fl == b.len - 4 && memcmp(fp, b.data + 4, fl) == 0,
+		    "frame read back whole");
+		check(!estca_reader_has_frame(&rd), "nothing left buffered");
+		/* two frames in one write: one read, both handed out in order */
+		memcpy(two, b.data, b.len);
+		memcpy(two + b.len, b.data, b.len);
+		check(estca_write_all(sv[0], two, 2 * b.len, 1000) == 0, "two frames written");
+		check(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
+		    fl == b.len - 4 && memcmp(fp, b.data + 4, fl) == 0, "first of two read");
+		check(estca_reader_has_frame(&rd), "second frame already buffered");
+		check(estca_reader_next(&rd, -1, -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
+		    fl == b.len - 4 && memcmp(fp, b.data + 4, fl) == 0,
+		    "second of two read without touching the socket");
+		/* a frame split across writes */
+		check(estca_write_all(sv[0], b.data, 3, 1000) == 0, "first 3 bytes written");
+		check(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 100, &fp, &fl, &eof) ==
+		    ESTCA_ERR_IO && eof == 0, "half a header times out, not eof");
+		check(estca_write_all(sv[0], b.data + 3, b.len - 3, 1000) == 0, "rest written");
+		check(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
+		    fl == b.len - 4 && memcmp(fp, b.data + 4, fl) == 0,
+		    "split frame joined");
+		estca_reader_free(&rd);
+		estca_reader_init(&rd, 4, false);
+		check(estca_write_all(sv[0], b.data, b.len, 1000) == 0, "frame written again");
+		check(estca_reader_next(&rd, sv[1], -1, 4, 1000, 1000, &fp, &fl, &eof) ==
+		    ESTCA_ERR_TOO_LARGE, "frame above the cap refused");
+		estca_reader_free(&rd);
+		/* a zero-length frame */
+		estca_reader_init(&rd, 1024, false);
+		memset(two, 0, 4);
+		check(estca_write_all(sv[0], two, 4, 1000) == 0 &&
+		    estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) ==
+		    ESTCA_ERR_MALFORMED, "empty frame refused");
+		estca_reader_free(&rd);
+		close(sv[0]);
+		close(sv[1]);
+		/* the wake descriptor ends an idle wait */
+		{
+			int wp[2];
+
+			socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+			check(pipe(wp) == 0 && write(wp[1], "x", 1) == 1, "wake pipe ready");
+			estca_reader_init(&rd, 1024, false);
+			check(estca_reader_next(&rd, sv[1], wp[0], 1024, -1, 1000, &fp, &fl,
+			    &eof) == ESTCA_ERR_UNAVAILABLE, "wake fd interrupts an idle read");
+			estca_reader_free(&rd);
+			close(wp[0]);
+			close(wp[1]);
+			close(sv[0]);
+			close(sv[1]);
+		}
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		close(sv[0]);
+		estca_reader_init(&rd, 1024, false);
+		check(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) ==
+		    ESTCA_ERR_IO && eof == 1, "clean close reported as eof");
+		estca_reader_free(&rd);
+		close(sv[1]);
+	}
 
 	/* buffer caps */
 	estca_buf_init(&in, 8, true);
