@@ -56,27 +56,32 @@ start_engine() { # start_engine yes|no: verify_signatures setting
 	for _ in $(seq 100); do [ -S "$D/run/signd.sock" ] && break; sleep 0.1; done
 }
 B=$top_builddir/bench/bench-engine
+DEPTH=${BENCH_DEPTH:-16}
 echo "estca engine benchmark: $(nproc) cores, $SECS s per run, $(date -u +%F)"
-echo "(engine: certificates per second over the socket, client threads on the same cores)"
-printf '%-10s %-8s %12s %16s %8s %16s %8s %14s\n' "CA key" threads "raw C_Sign/s" \
-    "engine (verify)" ratio "engine (no vfy)" ratio "engine us/cert"
+echo "(certificates per second over the socket; client threads share the cores;"
+echo " sync = one request at a time through the client library, as a web worker;"
+echo " piped = $DEPTH requests in flight per connection; % = share of raw C_Sign/s)"
+printf '%-8s %-7s %12s %15s %15s %18s %10s\n' "CA key" threads "raw C_Sign/s" \
+    "sync" "piped" "piped, no verify" "engine us"
 cpu() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }   # engine CPU ticks
 pct() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "?" }'; }
+rate() { sed -n 's/.*rate=//p'; }
 for ca in p256 rsa2048; do
 	for t in 1 2; do
-		raw=$("$B" raw "$MODULE" estca "$D/hsm/user.pin" "ca-$ca" "$t" "$SECS" |
-		    sed -n 's/.*rate=//p')
+		raw=$("$B" raw "$MODULE" estca "$D/hsm/user.pin" "ca-$ca" "$t" "$SECS" | rate)
 		start_engine yes
-		ev=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS" | sed -n 's/.*rate=//p')
+		sy=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS" 1 | rate)
+		pi=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS" "$DEPTH" | rate)
 		start_engine no
 		c0=$(cpu)
-		out=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS")
+		out=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS" "$DEPTH")
 		c1=$(cpu)
-		en=$(echo "$out" | sed -n 's/.*rate=//p')
+		nv=$(echo "$out" | rate)
 		ops=$(echo "$out" | sed -n 's/.* ops=\([0-9]*\).*/\1/p')
 		us=$(awk -v c=$((c1 - c0)) -v n="${ops:-0}" -v hz="$(getconf CLK_TCK)" \
 		    'BEGIN { if (n > 0) printf "%.0f", c * 1e6 / hz / n; else print "?" }')
-		printf '%-10s %-8s %12s %16s %8s %16s %8s %14s\n' "$ca" "$t" "${raw:-?}" \
-		    "${ev:-?}" "$(pct "$ev" "$raw")" "${en:-?}" "$(pct "$en" "$raw")" "$us"
+		printf '%-8s %-7s %12s %9s %5s %9s %5s %12s %5s %10s\n' "$ca" "$t" "${raw:-?}" \
+		    "${sy:-?}" "$(pct "$sy" "$raw")" "${pi:-?}" "$(pct "$pi" "$raw")" \
+		    "${nv:-?}" "$(pct "$nv" "$raw")" "$us"
 	done
 done

@@ -559,6 +559,30 @@ hsm_release(struct signd *sd, int err)
 }
 
 /*
+ * Random bytes for serial numbers come from the token's generator, a
+ * batch per C_GenerateRandom call: each connection thread keeps what it
+ * has not used yet (serials are public; bytes handed out are wiped).
+ */
+#define SERIAL_BATCH 32
+
+static _Thread_local unsigned char serial_pool[SERIAL_BATCH * ESTCA_SERIAL_LEN];
+static _Thread_local size_t serial_left;
+
+static int
+serial_random(struct signd *sd, unsigned char out[ESTCA_SERIAL_LEN])
+{
+	if (serial_left == 0) {
+		if (estca_hsm_random(sd->hsm, serial_pool, sizeof(serial_pool)) != 0)
+			return ESTCA_ERR_UNAVAILABLE;
+		serial_left = SERIAL_BATCH;
+	}
+	serial_left--;
+	memcpy(out, serial_pool + serial_left * ESTCA_SERIAL_LEN, ESTCA_SERIAL_LEN);
+	OPENSSL_cleanse(serial_pool + serial_left * ESTCA_SERIAL_LEN, ESTCA_SERIAL_LEN);
+	return 0;
+}
+
+/*
  * The part of an issuance that uses the token: serial, optional key pair,
  * signature.  Runs with the HSM read lock held (hsm_acquire).
  */
@@ -571,7 +595,7 @@ in_hsm(struct signd *sd, const struct estca_ca *ca, const struct estca_profile *
 	int err;
 
 	for (int tries = 0;; tries++) {
-		if (estca_hsm_random(sd->hsm, serial, ESTCA_SERIAL_LEN) != 0) {
+		if (serial_random(sd, serial) != 0) {
 			snprintf(reason, reasonlen, "HSM random generator failed; retry later");
 			return ESTCA_ERR_UNAVAILABLE;
 		}

@@ -118,7 +118,7 @@ main(void)
 		unsigned char *xder = NULL;
 		const unsigned char *cp;
 		size_t cl;
-		int xl;
+		int xl = 0;
 		ESTCA_REPLY *r3 = NULL;
 
 		check(k != NULL && x != NULL && X509_set_version(x, X509_VERSION_3) &&
