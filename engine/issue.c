@@ -334,7 +334,7 @@ sign_and_check(X509 *x, EVP_PKEY *key, const EVP_MD *md, int pss,
 }
 
 int
-estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
+estca_build_ee(const struct estca_ca *ca, const struct estca_profile *p,
     const struct estca_ee_req *rq, const unsigned char serial[ESTCA_SERIAL_LEN],
     X509 **out, char *reason, size_t reasonlen)
 {
@@ -395,9 +395,6 @@ estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
 		goto fail;
 	if ((r = estca_lint(x, ca->cert, reason, reasonlen)) != 0)
 		goto out;
-	if ((r = sign_and_check(x, ca->key, ca->md, ca->pss,
-	    rq->verify ? X509_get0_pubkey(ca->cert) : NULL, reason, reasonlen)) != 0)
-		goto out;
 	*out = x;
 	return 0;
 fail:
@@ -405,6 +402,31 @@ fail:
 	snprintf(reason, reasonlen, "building the certificate failed");
 out:
 	X509_free(x);
+	return r;
+}
+
+int
+estca_sign_ee(const struct estca_ca *ca, X509 *x, int verify, char *reason,
+    size_t reasonlen)
+{
+	ERR_clear_error();
+	return sign_and_check(x, ca->key, ca->md, ca->pss,
+	    verify ? X509_get0_pubkey(ca->cert) : NULL, reason, reasonlen);
+}
+
+int
+estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
+    const struct estca_ee_req *rq, const unsigned char serial[ESTCA_SERIAL_LEN],
+    X509 **out, char *reason, size_t reasonlen)
+{
+	int r;
+
+	if ((r = estca_build_ee(ca, p, rq, serial, out, reason, reasonlen)) != 0)
+		return r;
+	if ((r = estca_sign_ee(ca, *out, rq->verify, reason, reasonlen)) != 0) {
+		X509_free(*out);
+		*out = NULL;
+	}
 	return r;
 }
 

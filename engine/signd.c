@@ -44,6 +44,7 @@
 #define READ_TIMEOUT_MS 5000
 #define WRITE_TIMEOUT_MS 10000
 #define REASON_LEN 256
+#define MAX_SIGNERS 64
 
 struct signd {
 	const char *conf_path;
@@ -71,6 +72,16 @@ struct signd {
 	int audit_fd;            /* -1: audit lines go to the log */
 	int stop_pipe[2];        /* readable once shutdown begins */
 	atomic_int stopping;     /* set with stop_pipe, read between requests */
+	/* signer threads: HSM signatures of requests that arrived together */
+	pthread_mutex_t jobs_mu;
+	pthread_cond_t jobs_cv;
+	struct slot *jobs_head, *jobs_tail;
+	int jobs_stop;
+	long nsigners;
+	pthread_t signers[MAX_SIGNERS];
+	atomic_int pipelined;    /* connections that send requests ahead of replies */
+	atomic_int signing;      /* signatures handed to signers, not yet done */
+	atomic_long n_signed, n_by_signers;   /* certificates, for the exit line */
 	pthread_rwlock_t hsm_lock;  /* read: using keys; write: re-opening */
 	atomic_int hsm_broken;      /* set by a failure, cleared by hsm_reopen */
 	pthread_mutex_t lock;
@@ -78,11 +89,56 @@ struct signd {
 	int active;              /* connection threads alive */
 };
 
+/* What one audit line says. */
+struct audit {
+	const char *event, *ca, *profile, *result, *reason;
+	const X509_NAME *subject;
+	const ESTCA_SPKI *spki;
+	const unsigned char *serial;   /* ESTCA_SERIAL_LEN bytes or NULL */
+	char requester[256];
+	uid_t uid;
+};
+
+/* Requests a connection may have in flight (answered in order). */
+#define PIPELINE 32
+
+/*
+ * One request of a connection, from its frame to its reply.  A sign
+ * request that arrived with others behind it is handed to the signer
+ * threads after it is built (state SLOT_SIGNING) and comes back
+ * SLOT_READY; every other request is done in the connection's thread.
+ */
+enum { SLOT_READY = 0, SLOT_SIGNING = 1 };
+
+struct slot {
+	ESTCA_REQ *q;
+	ESTCA_REPLY *rep;
+	int fatal;                 /* the reply itself could not be built */
+	int issuing;               /* sign/keygen: audit and answer at the end */
+	int keygen;
+	int err;
+	int verify;
+	int state;                 /* under conn.mu while signers may see it */
+	struct audit a;
+	char caname[64], profname[64], reason[REASON_LEN];
+	unsigned char serial[ESTCA_SERIAL_LEN];
+	const struct estca_ca *ca;
+	X509 *x;
+	EVP_PKEY *newkey;
+	ESTCA_SPKI *newspki;
+	struct conn *c;
+	struct slot *next;         /* signer queue */
+};
+
 struct conn {
 	struct signd *sd;
 	int fd;
 	uid_t uid;
 	pid_t pid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;         /* a slot of this connection became ready */
+	struct slot slots[PIPELINE];
+	size_t head, count;
 };
 
 static void
@@ -141,7 +197,7 @@ check_keys(const struct estca_conf *c)
 {
 	static const char *global[] = { "socket", "socket_group", "socket_mode",
 		"allow_uids", "allow_gids", "user", "pkcs11_module", "token_label",
-		"pin_file", "audit_log", "max_connections", "verify_signatures", NULL };
+		"pin_file", "audit_log", "max_connections", "verify_signatures", "signers", NULL };
 	static const char *ca[] = { "key_label", "chain", "signature", NULL };
 
 	for (size_t i = 0; i < c->n; i++) {
@@ -310,6 +366,16 @@ load_config(struct signd *sd)
 			return ESTCA_ERR_CONFIG;
 		}
 	}
+	sd->nsigners = sysconf(_SC_NPROCESSORS_ONLN);
+	if (sd->nsigners < 1)
+		sd->nsigners = 1;
+	if (sd->nsigners > MAX_SIGNERS)
+		sd->nsigners = MAX_SIGNERS;
+	if ((v = estca_conf_get(&sd->conf, "", "", "signers")) != NULL &&
+	    estca_conf_long(v, 0, MAX_SIGNERS, &sd->nsigners) != 0) {
+		log_err("signers must be 0..%d", MAX_SIGNERS);
+		return ESTCA_ERR_CONFIG;
+	}
 	if (estca_curves_init(&sd->curves) != 0)
 		return ESTCA_ERR_NOMEM;
 
@@ -407,15 +473,6 @@ hex(const unsigned char *p, size_t n, char *out, size_t outlen)
 	}
 	out[j] = 0;
 }
-
-struct audit {
-	const char *event, *ca, *profile, *result, *reason;
-	const X509_NAME *subject;
-	const ESTCA_SPKI *spki;
-	const unsigned char *serial;   /* ESTCA_SERIAL_LEN bytes or NULL */
-	char requester[256];
-	uid_t uid;
-};
 
 static void
 audit(struct signd *sd, const struct audit *a)
@@ -623,7 +680,7 @@ in_hsm(struct signd *sd, const struct estca_ca *ca, const struct estca_profile *
 		}
 		rq->spki = *newspki;
 	}
-	return estca_issue_ee(ca, p, rq, serial, x, reason, reasonlen);
+	return estca_build_ee(ca, p, rq, serial, x, reason, reasonlen);
 }
 
 /* Put key's PKCS#8 DER into the reply; the temporary copy is wiped. */
@@ -649,60 +706,117 @@ pkcs8_into(ESTCA_REPLY *rep, EVP_PKEY *key)
 	return 0;
 }
 
+/* ---- signer threads ---- */
+
+/* Queue a built certificate for a signer thread. */
+static void
+submit(struct signd *sd, struct slot *sl)
+{
+	sl->next = NULL;
+	pthread_mutex_lock(&sd->jobs_mu);
+	if (sd->jobs_tail != NULL)
+		sd->jobs_tail->next = sl;
+	else
+		sd->jobs_head = sl;
+	sd->jobs_tail = sl;
+	atomic_fetch_add(&sd->signing, 1);
+	pthread_cond_signal(&sd->jobs_cv);
+	pthread_mutex_unlock(&sd->jobs_mu);
+}
+
+/* Sign what the connections queue; leave once stopped and nothing is left. */
+static void *
+signer_main(void *arg)
+{
+	struct signd *sd = arg;
+
+	for (;;) {
+		struct slot *sl;
+		int err;
+
+		pthread_mutex_lock(&sd->jobs_mu);
+		while (sd->jobs_head == NULL && !sd->jobs_stop)
+			pthread_cond_wait(&sd->jobs_cv, &sd->jobs_mu);
+		if ((sl = sd->jobs_head) == NULL) {
+			pthread_mutex_unlock(&sd->jobs_mu);
+			break;
+		}
+		if ((sd->jobs_head = sl->next) == NULL)
+			sd->jobs_tail = NULL;
+		pthread_mutex_unlock(&sd->jobs_mu);
+		if ((err = hsm_acquire(sd)) != 0) {
+			snprintf(sl->reason, sizeof(sl->reason), "HSM unavailable; retry later");
+		} else {
+			err = estca_sign_ee(sl->ca, sl->x, sl->verify, sl->reason,
+			    sizeof(sl->reason));
+			hsm_release(sd, err);
+			if (err == 0)
+				atomic_fetch_add(&sd->n_by_signers, 1);
+		}
+		ERR_clear_error();
+		atomic_fetch_sub(&sd->signing, 1);
+		pthread_mutex_lock(&sl->c->mu);
+		sl->err = err;
+		sl->state = SLOT_READY;
+		pthread_cond_broadcast(&sl->c->cv);
+		pthread_mutex_unlock(&sl->c->mu);
+	}
+	return NULL;
+}
+
+/* ---- one request ---- */
+
 /*
  * sign and keygen: build the certificate for the request's subject and
  * SANs, and either the request's public key (sign) or a key pair the
- * token generates now (keygen, whose PKCS#8 goes into the reply).
+ * token generates now (keygen, whose PKCS#8 goes into the reply).  With
+ * defer, a sign request's signature is left to a signer thread.
  */
-static int
-op_issue(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
-    ESTCA_REPLY *rep, int keygen)
+static void
+issue_start(struct signd *sd, const struct conn *c, struct slot *sl, int defer)
 {
-	EVP_PKEY *newkey = NULL;
-	ESTCA_SPKI *newspki = NULL;
-	char keytype[16];
-	char caname[64], profname[64], reason[REASON_LEN] = "";
-	unsigned char serial[ESTCA_SERIAL_LEN];
+	const ESTCA_REQ *q = sl->q;
+	char keytype[16], caname[64], profname[64];
 	const struct estca_profile *p = NULL;
 	struct estca_ca *ca = NULL;
 	struct estca_ee_req rq;
-	struct audit a;
-	X509 *x = NULL;
 	long validity = 0;
-	int err = 0;
+	int keygen = sl->keygen, err;
 
-	memset(&a, 0, sizeof(a));
-	a.event = keygen ? "keygen" : "sign";
-	a.uid = c->uid;
-	a.subject = q->subject;
-	a.spki = q->spki;
+	sl->issuing = 1;
+	sl->a.event = keygen ? "keygen" : "sign";
+	sl->a.uid = c->uid;
+	sl->a.subject = q->subject;
+	sl->a.spki = q->spki;
 	if (q->requester != NULL &&
-	    estca_wire_get_str(q->requester, reason, sizeof(a.requester)) == 0)
-		clean(reason, a.requester, sizeof(a.requester));
-	reason[0] = 0;
+	    estca_wire_get_str(q->requester, sl->reason, sizeof(sl->a.requester)) == 0)
+		clean(sl->reason, sl->a.requester, sizeof(sl->a.requester));
+	sl->reason[0] = 0;
 	if (estca_wire_get_str(q->ca_name, caname, sizeof(caname)) != 0 ||
 	    estca_wire_get_str(q->profile, profname, sizeof(profname)) != 0 ||
 	    q->subject == NULL || (!keygen && q->spki == NULL) ||
 	    (keygen && estca_wire_get_str(q->key_type, keytype, sizeof(keytype)) != 0) ||
 	    (q->validity != NULL &&
 	     (estca_wire_get_int(q->validity, &validity) != 0 || validity < 0))) {
-		err = ESTCA_ERR_MALFORMED;
-		snprintf(reason, sizeof(reason), keygen ?
+		sl->err = ESTCA_ERR_MALFORMED;
+		snprintf(sl->reason, sizeof(sl->reason), keygen ?
 		    "keygen needs caName, profile, subject, keyType and a valid validity" :
 		    "sign needs caName, profile, subject, spki and a valid validity");
-		goto refuse;
+		return;
 	}
-	a.ca = caname;
-	a.profile = profname;
+	memcpy(sl->caname, caname, sizeof(caname));
+	memcpy(sl->profname, profname, sizeof(profname));
+	sl->a.ca = sl->caname;
+	sl->a.profile = sl->profname;
 	if ((ca = find_ca(sd, caname)) == NULL) {
-		err = ESTCA_ERR_NOT_FOUND;
-		snprintf(reason, sizeof(reason), "unknown CA '%s'", caname);
-		goto refuse;
+		sl->err = ESTCA_ERR_NOT_FOUND;
+		snprintf(sl->reason, sizeof(sl->reason), "unknown CA '%s'", caname);
+		return;
 	}
 	if ((p = estca_profile_find(&sd->profiles, profname)) == NULL) {
-		err = ESTCA_ERR_NOT_FOUND;
-		snprintf(reason, sizeof(reason), "unknown profile '%s'", profname);
-		goto refuse;
+		sl->err = ESTCA_ERR_NOT_FOUND;
+		snprintf(sl->reason, sizeof(sl->reason), "unknown profile '%s'", profname);
+		return;
 	}
 	rq.subject = q->subject;
 	rq.sans = q->sans;
@@ -711,88 +825,116 @@ op_issue(struct signd *sd, const struct conn *c, const ESTCA_REQ *q,
 	rq.curves = &sd->curves;
 	rq.verify = sd->verify_signatures;
 	if ((err = hsm_acquire(sd)) != 0) {
-		snprintf(reason, sizeof(reason), "HSM unavailable; retry later");
-		goto refuse;
+		sl->err = err;
+		snprintf(sl->reason, sizeof(sl->reason), "HSM unavailable; retry later");
+		return;
 	}
-	err = in_hsm(sd, ca, p, &rq, keygen ? keytype : NULL, serial, &x, &newkey,
-	    &newspki, reason, sizeof(reason));
+	err = in_hsm(sd, ca, p, &rq, keygen ? keytype : NULL, sl->serial, &sl->x,
+	    &sl->newkey, &sl->newspki, sl->reason, sizeof(sl->reason));
+	defer = defer && !keygen && sd->nsigners > 0;
+	if (err == 0 && !defer)
+		err = estca_sign_ee(ca, sl->x, rq.verify, sl->reason, sizeof(sl->reason));
 	hsm_release(sd, err);
-	if (newspki != NULL)
-		a.spki = newspki;
-	if (err != 0)
-		goto refuse;
-	err = estca_reply_add_cert(rep, x);
-	X509_free(x);
-	if (err != 0)
-		goto done;
-	if (keygen && (err = pkcs8_into(rep, newkey)) != 0)
-		goto done;
-	a.serial = serial;
-	a.result = "issued";
-	audit(sd, &a);
-	err = 0;
-	goto done;
-refuse:
-	a.result = "refused";
-	a.reason = reason;
-	audit(sd, &a);
-	log_warn("%s refused for uid %ld: %s", a.event, (long)c->uid, reason);
-	err = set_error(rep, err, reason);
-done:
-	ESTCA_SPKI_free(newspki);
-	EVP_PKEY_free(newkey);
-	return err;
+	if (sl->newspki != NULL)
+		sl->a.spki = sl->newspki;
+	sl->err = err;
+	if (err == 0 && defer) {
+		sl->ca = ca;
+		sl->verify = rq.verify;
+		sl->state = SLOT_SIGNING;
+		submit(sd, sl);
+	}
 }
 
-/* Handle one request frame; appends a framed reply to out. */
-static int
-handle(struct signd *sd, const struct conn *c, const unsigned char *in,
-    size_t inlen, struct estca_buf *out)
+/* Decode one request frame and do it, all but a deferred signature. */
+static void
+slot_start(struct signd *sd, struct conn *c, const unsigned char *in,
+    size_t inlen, struct slot *sl, int defer)
 {
-	ESTCA_REQ *q = NULL;
-	ESTCA_REPLY *rep = ESTCA_REPLY_new();
 	long version, op;
-	int r;
 
-	if (rep == NULL || estca_wire_set_int(&rep->version, ESTCA_WIRE_VERSION) != 0 ||
-	    estca_wire_set_int(&rep->status, 0) != 0) {
-		ESTCA_REPLY_free(rep);
-		return ESTCA_ERR_NOMEM;
+	memset(sl, 0, sizeof(*sl));
+	sl->c = c;
+	sl->state = SLOT_READY;
+	if ((sl->rep = ESTCA_REPLY_new()) == NULL ||
+	    estca_wire_set_int(&sl->rep->version, ESTCA_WIRE_VERSION) != 0 ||
+	    estca_wire_set_int(&sl->rep->status, 0) != 0) {
+		sl->fatal = ESTCA_ERR_NOMEM;
+		return;
 	}
-	if (estca_req_decode(in, inlen, &q) != 0) {
+	if (estca_req_decode(in, inlen, &sl->q) != 0) {
 		log_warn("malformed request from uid %ld (%zu bytes)", (long)c->uid,
 		    inlen);
-		r = set_error(rep, ESTCA_ERR_MALFORMED, "request does not decode");
-	} else if (estca_wire_get_int(q->version, &version) != 0 ||
+		sl->fatal = set_error(sl->rep, ESTCA_ERR_MALFORMED, "request does not decode");
+	} else if (estca_wire_get_int(sl->q->version, &version) != 0 ||
 	    version != ESTCA_WIRE_VERSION) {
-		r = set_error(rep, ESTCA_ERR_VERSION, "protocol version not supported");
-	} else if (estca_wire_get_int(q->op, &op) != 0) {
-		r = set_error(rep, ESTCA_ERR_MALFORMED, "op missing");
+		sl->fatal = set_error(sl->rep, ESTCA_ERR_VERSION,
+		    "protocol version not supported");
+	} else if (estca_wire_get_int(sl->q->op, &op) != 0) {
+		sl->fatal = set_error(sl->rep, ESTCA_ERR_MALFORMED, "op missing");
 	} else {
 		switch (op) {
 		case ESTCA_OP_GET_CHAIN:
-			r = op_chain(sd, q, rep);
-			break;
-		case ESTCA_OP_SIGN:
-			r = op_issue(sd, c, q, rep, 0);
+			sl->fatal = op_chain(sd, sl->q, sl->rep);
 			break;
 		case ESTCA_OP_HEALTH:
-			r = 0;
 			break;
+		case ESTCA_OP_SIGN:
 		case ESTCA_OP_KEYGEN:
-			r = op_issue(sd, c, q, rep, 1);
+			sl->keygen = op == ESTCA_OP_KEYGEN;
+			issue_start(sd, c, sl, defer);
 			break;
 		default:
-			r = set_error(rep, ESTCA_ERR_UNSUPPORTED, "unknown operation");
+			sl->fatal = set_error(sl->rep, ESTCA_ERR_UNSUPPORTED,
+			    "unknown operation");
 			break;
 		}
 	}
-	if (r == 0)
-		r = estca_reply_encode(rep, out);
-	if (rep->pkcs8 != NULL)   /* a private key: wipe before free */
-		estca_wire_wipe(rep->pkcs8);
-	ESTCA_REQ_free(q);
-	ESTCA_REPLY_free(rep);
+}
+
+/*
+ * A ready request: its audit line, and its framed reply appended to out
+ * (NULL: the connection is gone; the audit line is still written).
+ * Frees what the slot holds.  Non-zero: no reply could be built.
+ */
+static int
+slot_finish(struct signd *sd, const struct conn *c, struct slot *sl,
+    struct estca_buf *out)
+{
+	int r = sl->fatal;
+
+	if (r == 0 && sl->issuing) {
+		if (sl->err == 0) {
+			atomic_fetch_add(&sd->n_signed, 1);
+			sl->a.serial = sl->serial;
+			sl->a.result = "issued";
+			audit(sd, &sl->a);
+			r = estca_reply_add_cert(sl->rep, sl->x);
+			if (r == 0 && sl->keygen)
+				r = pkcs8_into(sl->rep, sl->newkey);
+		} else {
+			sl->a.result = "refused";
+			sl->a.reason = sl->reason;
+			audit(sd, &sl->a);
+			log_warn("%s refused for uid %ld: %s", sl->a.event, (long)c->uid,
+			    sl->reason);
+			r = set_error(sl->rep, sl->err, sl->reason);
+		}
+	}
+	if (r == 0 && out != NULL)
+		r = estca_reply_encode(sl->rep, out);
+	if (sl->rep != NULL && sl->rep->pkcs8 != NULL)   /* a private key */
+		estca_wire_wipe(sl->rep->pkcs8);
+	ESTCA_REPLY_free(sl->rep);
+	ESTCA_REQ_free(sl->q);
+	X509_free(sl->x);
+	EVP_PKEY_free(sl->newkey);
+	ESTCA_SPKI_free(sl->newspki);
+	sl->rep = NULL;
+	sl->q = NULL;
+	sl->x = NULL;
+	sl->newkey = NULL;
+	sl->newspki = NULL;
 	return r;
 }
 
@@ -815,11 +957,35 @@ send_error(int fd, int err, const char *reason)
 
 /* Replies queued beyond this are written even if more requests wait. */
 #define OUT_FLUSH (64 * 1024)
+/* A pipelined connection quiet this long no longer counts as one. */
+#define PIPELINE_IDLE_MS 20
+
+static int
+head_ready(struct conn *c)
+{
+	int st;
+
+	pthread_mutex_lock(&c->mu);
+	st = c->slots[c->head].state;
+	pthread_mutex_unlock(&c->mu);
+	return st == SLOT_READY;
+}
+
+static void
+wait_head(struct conn *c)
+{
+	pthread_mutex_lock(&c->mu);
+	while (c->slots[c->head].state != SLOT_READY)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+}
 
 /*
- * One connection: take request frames as they come and answer each in
- * order.  When a client has sent several requests at once, the replies
- * go out together once no complete request is left in the buffer.
+ * One connection: requests are answered in the order they came.  A client
+ * that waits for each reply gets everything done in this thread.  When
+ * several requests arrive together, each certificate is built here and
+ * signed by a signer thread while the next one is built, and the replies
+ * go out together.
  */
 static void *
 conn_main(void *arg)
@@ -828,50 +994,116 @@ conn_main(void *arg)
 	struct signd *sd = c->sd;
 	struct estca_reader in;
 	struct estca_buf out;
+	int closing = 0, failed = 0, bad = 0, counted = 0;
 
 	estca_reader_init(&in, ESTCA_WIRE_MAX_REQUEST, false);
 	estca_buf_init(&out, ESTCA_WIRE_MAX_REPLY + 4 + OUT_FLUSH, true);
-	while (!atomic_load(&sd->stopping)) {
+	for (;;) {
 		const unsigned char *p;
 		size_t n;
 		int eof = 0, r;
 
+		/* replies whose turn has come, in order */
+		while (c->count > 0 && head_ready(c)) {
+			r = slot_finish(sd, c, &c->slots[c->head], failed ? NULL : &out);
+			if (r != 0 && !failed) {
+				log_err("cannot answer uid %ld: %s", (long)c->uid,
+				    estca_strerror(r));
+				if (estca_write_all(c->fd, out.data, out.len,
+				    WRITE_TIMEOUT_MS) == 0)
+					(void)send_error(c->fd, ESTCA_ERR_INTERNAL,
+					    "internal error");
+				failed = closing = 1;
+			}
+			c->head = (c->head + 1) % PIPELINE;
+			c->count--;
+		}
+		if (!failed && out.len > 0 && (closing || out.len >= OUT_FLUSH ||
+		    !estca_reader_has_frame(&in))) {
+			if (estca_write_all(c->fd, out.data, out.len, WRITE_TIMEOUT_MS) != 0)
+				failed = closing = 1;
+			estca_buf_reset(&out);
+		}
+		/* a connection with requests queued up counts as pipelined */
+		if (!counted && (c->count > 0 || estca_reader_has_frame(&in))) {
+			counted = 1;
+			atomic_fetch_add(&sd->pipelined, 1);
+		}
+		if (!closing && atomic_load(&sd->stopping))
+			closing = 1;
+		if (closing) {
+			if (c->count > 0) {
+				wait_head(c);
+				continue;
+			}
+			if (bad && !failed)
+				(void)send_error(c->fd, bad, bad == ESTCA_ERR_TOO_LARGE ?
+				    "request too large" : "empty frame");
+			break;
+		}
+		if (c->count == PIPELINE) {
+			wait_head(c);
+			continue;
+		}
+		if (c->count > 0 && !estca_reader_has_frame(&in)) {
+			/* signatures pending: take what the socket has, without waiting */
+			if (estca_reader_fill(&in, c->fd, &eof) != 0) {
+				if (!eof)
+					log_warn("uid %ld: connection dropped mid-request",
+					    (long)c->uid);
+				closing = 1;
+				continue;
+			}
+			if (!estca_reader_has_frame(&in)) {
+				wait_head(c);
+				continue;
+			}
+		}
+		if (counted && c->count == 0 && !estca_reader_has_frame(&in)) {
+			/* ... until it has stayed quiet for a while */
+			struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+
+			if (poll(&pf, 1, PIPELINE_IDLE_MS) == 0) {
+				counted = 0;
+				atomic_fetch_sub(&sd->pipelined, 1);
+			}
+		}
 		r = estca_reader_next(&in, c->fd, sd->stop_pipe[0],
 		    ESTCA_WIRE_MAX_REQUEST, -1, READ_TIMEOUT_MS, &p, &n, &eof);
 		if (r == ESTCA_ERR_TOO_LARGE || r == ESTCA_ERR_MALFORMED) {
 			/* the stream cannot be resynchronized: answer and close */
 			log_warn("uid %ld sent a bad frame (%s); closing", (long)c->uid,
 			    estca_strerror(r));
-			if (out.len == 0 ||
-			    estca_write_all(c->fd, out.data, out.len, WRITE_TIMEOUT_MS) == 0)
-				(void)send_error(c->fd, r, r == ESTCA_ERR_TOO_LARGE ?
-				    "request too large" : "empty frame");
-			break;
+			bad = r;
+			closing = 1;
+			continue;
 		}
 		if (r != 0) {
 			if (r == ESTCA_ERR_IO && !eof)
 				log_warn("uid %ld: connection dropped mid-request",
 				    (long)c->uid);
-			break;
-		}
-		if ((r = handle(sd, c, p, n, &out)) != 0) {
-			log_err("cannot answer uid %ld: %s", (long)c->uid,
-			    estca_strerror(r));
-			if (out.len == 0 ||
-			    estca_write_all(c->fd, out.data, out.len, WRITE_TIMEOUT_MS) == 0)
-				(void)send_error(c->fd, ESTCA_ERR_INTERNAL, "internal error");
-			break;
-		}
-		if (estca_reader_has_frame(&in) && out.len < OUT_FLUSH)
+			closing = 1;
 			continue;
-		r = estca_write_all(c->fd, out.data, out.len, WRITE_TIMEOUT_MS);
-		estca_buf_reset(&out);
-		if (r != 0)
-			break;
+		}
+		/*
+		 * Hand the signature to a signer only when requests queue up
+		 * here and a core is left over: pipelined connections and
+		 * signatures already with signers fewer than the signers.
+		 * Otherwise signing in this thread costs less (no hand-over).
+		 */
+		slot_start(sd, c, p, n, &c->slots[(c->head + c->count) % PIPELINE],
+		    (c->count > 0 || estca_reader_has_frame(&in)) &&
+		    atomic_load(&sd->pipelined) + atomic_load(&sd->signing) <
+		    sd->nsigners);
+		c->count++;
 	}
+	if (counted)
+		atomic_fetch_sub(&sd->pipelined, 1);
 	estca_reader_free(&in);
 	estca_buf_free(&out);
 	close(c->fd);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
 	OPENSSL_free(c);
 	ERR_clear_error();
 	pthread_mutex_lock(&sd->lock);
@@ -938,10 +1170,14 @@ accept_one(struct signd *sd)
 	c->fd = fd;
 	c->uid = cr.uid;
 	c->pid = cr.pid;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, conn_main, c) != 0) {
 		pthread_attr_destroy(&attr);
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
 		OPENSSL_free(c);
 		goto fail;
 	}
@@ -1103,7 +1339,7 @@ main(int argc, char **argv)
 	struct signd sd;
 	struct rlimit rl = { 0, 0 };
 	sigset_t sigs;
-	int check = 0, c, sfd, rc = 1;
+	int check = 0, c, sfd, rc = 1, nstarted = 0;
 
 	memset(&sd, 0, sizeof(sd));
 	sd.conf_path = "/etc/estca/signd.conf";
@@ -1152,6 +1388,8 @@ main(int argc, char **argv)
 	}
 	pthread_mutex_init(&sd.lock, NULL);
 	pthread_cond_init(&sd.idle, NULL);
+	pthread_mutex_init(&sd.jobs_mu, NULL);
+	pthread_cond_init(&sd.jobs_cv, NULL);
 	pthread_rwlock_init(&sd.hsm_lock, NULL);
 
 	if (sd.audit_path != NULL && strcmp(sd.audit_path, "syslog") != 0) {
@@ -1171,7 +1409,12 @@ main(int argc, char **argv)
 	if (estca_hsm_open(sd.module, sd.token, sd.pin_file, &sd.hsm) != 0 ||
 	    load_keys(&sd) != 0)
 		goto out;
-	log_info("listening on %s", sd.socket_path);
+	for (nstarted = 0; nstarted < (int)sd.nsigners; nstarted++)
+		if (pthread_create(&sd.signers[nstarted], NULL, signer_main, &sd) != 0) {
+			log_err("cannot start signer threads");
+			goto out;
+		}
+	log_info("listening on %s (%ld signer threads)", sd.socket_path, sd.nsigners);
 
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -1224,6 +1467,15 @@ out:
 		}
 		pthread_mutex_unlock(&sd.lock);
 	}
+	pthread_mutex_lock(&sd.jobs_mu);
+	sd.jobs_stop = 1;
+	pthread_cond_broadcast(&sd.jobs_cv);
+	pthread_mutex_unlock(&sd.jobs_mu);
+	for (int i = 0; i < nstarted; i++)
+		pthread_join(sd.signers[i], NULL);
+	if (rc == 0)
+		log_info("stopped: %ld certificates signed, %ld of them by signer threads",
+		    atomic_load(&sd.n_signed), atomic_load(&sd.n_by_signers));
 	cleanup(&sd);
 	return rc;
 }

@@ -444,6 +444,30 @@ estca_reader_next(struct estca_reader *r, int fd, int wake_fd, size_t max,
 }
 
 int
+estca_reader_fill(struct estca_reader *r, int fd, int *eof)
+{
+	ssize_t k;
+	int st;
+
+	*eof = 0;
+	compact(r);
+	if ((st = estca_buf_reserve(&r->b, READ_CHUNK)) != 0)
+		return st;
+	do
+		k = recv(fd, r->b.data + r->b.len, r->b.alloc - r->b.len - 1, MSG_DONTWAIT);
+	while (k < 0 && errno == EINTR);
+	if (k > 0) {
+		r->b.len += (size_t)k;
+		return 0;
+	}
+	if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (k == 0 && r->b.len == 0)
+		*eof = 1;
+	return ESTCA_ERR_IO;
+}
+
+int
 estca_write_all(int fd, const unsigned char *p, size_t n, int timeout_ms)
 {
 	size_t done = 0;

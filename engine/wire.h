@@ -147,6 +147,11 @@ int estca_reader_has_frame(const struct estca_reader *r);
 int estca_reader_next(struct estca_reader *r, int fd, int wake_fd, size_t max,
     int first_timeout_ms, int timeout_ms, const unsigned char **p, size_t *n,
     int *eof) ESTCA_WUR;
+/*
+ * Take what the socket holds now, without waiting: 0 (maybe nothing new),
+ * or ESTCA_ERR_IO when the peer closed (*eof if between frames) or failed.
+ */
+int estca_reader_fill(struct estca_reader *r, int fd, int *eof) ESTCA_WUR;
 int estca_write_all(int fd, const unsigned char *p, size_t n, int timeout_ms) ESTCA_WUR;
 
 #endif

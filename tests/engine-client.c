@@ -8,6 +8,12 @@
  *   engine-client SOCKET keygen CA PROFILE TYPE CSR.pem KEYOUT
  *                      (subject/SANs from the CSR; key written to KEYOUT)
  *   engine-client SOCKET raw FILE      (send FILE's bytes as they are)
+ *   engine-client SOCKET pipe CA PROFILE CSR.pem N OUT.pem [close]
+ *       one write holding N sign requests with a health, a sign for an
+ *       unknown profile, an undecodable request and a chain request in
+ *       the middle; then one line per reply in arrival order ("sign 0
+ *       SERIAL", "health 0", "badprofile -7", ...) and the issued
+ *       certificates to OUT.pem.  With close: close without reading.
  *
  * Prints PEM on success; "error CODE: reason" and exit 2 on an engine
  * refusal; exit 1 on a local failure.
@@ -81,6 +87,130 @@ raw(const char *path, const char *file)
 	return r == 0 ? 0 : refused(r, reason);
 }
 
+/* The framed DER of a request built by fill(), appended to b. */
+static int
+add_frame(struct estca_buf *b, long op, const char *ca, const char *profile,
+    const X509_REQ *req, const GENERAL_NAMES *sans)
+{
+	ESTCA_REQ *q = ESTCA_REQ_new();
+	int r = -1;
+
+	if (q != NULL && estca_wire_set_int(&q->version, ESTCA_WIRE_VERSION) == 0 &&
+	    estca_wire_set_int(&q->op, op) == 0 &&
+	    estca_wire_set_str(&q->ca_name, ca) == 0 &&
+	    (profile == NULL || (estca_wire_set_str(&q->profile, profile) == 0 &&
+	    estca_wire_set_str(&q->requester, "engine-client pipe") == 0 &&
+	    (q->subject = X509_NAME_dup(X509_REQ_get_subject_name(req))) != NULL &&
+	    (sans == NULL || (q->sans = ASN1_item_dup(ASN1_ITEM_rptr(GENERAL_NAMES),
+	    (void *)sans)) != NULL) &&
+	    estca_spki_from_pubkey(X509_REQ_get_X509_PUBKEY((X509_REQ *)req),
+	    &q->spki) == 0)) &&
+	    estca_req_encode(q, b) == 0)
+		r = 0;
+	ESTCA_REQ_free(q);
+	return r;
+}
+
+static int
+pipe_mode(int argc, char **argv)
+{
+	/* a frame whose DER is cut short: "does not decode", connection kept */
+	static const unsigned char junk[] = { 0, 0, 0, 4, 0x30, 0x09, 0x02, 0x01 };
+	const char *ca = argv[3], *profile = argv[4];
+	int n = (int)strtol(argv[6], NULL, 10), total = 0, fd, r = 0;
+	struct estca_buf msg;
+	struct estca_reader rd;
+	struct sockaddr_un sun;
+	STACK_OF(X509_EXTENSION) *exts;
+	GENERAL_NAMES *sans = NULL;
+	X509_REQ *req;
+	FILE *f = fopen(argv[5], "r"), *out;
+	const char *kind[300];
+
+	if (f == NULL || n < 2 || n > 256)
+		return 1;
+	req = PEM_read_X509_REQ(f, NULL, NULL, NULL);
+	fclose(f);
+	if (req == NULL)
+		return 1;
+	if ((exts = X509_REQ_get_extensions(req)) != NULL)
+		sans = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+	estca_buf_init(&msg, 4 * 1024 * 1024, false);
+	for (int i = 0; i < n; i++) {
+		if (i == n / 2) {
+			if (add_frame(&msg, ESTCA_OP_HEALTH, ca, NULL, NULL, NULL) != 0 ||
+			    add_frame(&msg, ESTCA_OP_SIGN, ca, "no-such-profile", req,
+			    sans) != 0 || estca_buf_add(&msg, junk, sizeof(junk)) != 0 ||
+			    add_frame(&msg, ESTCA_OP_GET_CHAIN, ca, NULL, NULL, NULL) != 0)
+				return 1;
+			kind[total++] = "health";
+			kind[total++] = "badprofile";
+			kind[total++] = "junk";
+			kind[total++] = "chain";
+		}
+		if (add_frame(&msg, ESTCA_OP_SIGN, ca, profile, req, sans) != 0)
+			return 1;
+		kind[total++] = "sign";
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", argv[1]);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    estca_write_all(fd, msg.data, msg.len, 10000) != 0) {
+		printf("connect or write failed\n");
+		return 1;
+	}
+	estca_reader_init(&rd, ESTCA_WIRE_MAX_REPLY, false);
+	if (argc == 9 && strcmp(argv[8], "close") == 0) {
+		printf("closed after %d requests\n", total);
+		out = NULL;
+		goto done;
+	}
+	if ((out = fopen(argv[7], "w")) == NULL) {
+		r = 1;
+		goto done;
+	}
+	for (int i = 0; i < total && r == 0; i++) {
+		const unsigned char *p;
+		size_t len;
+		ESTCA_REPLY *rep = NULL;
+		long st = 1;
+
+		if (estca_reader_next(&rd, fd, -1, ESTCA_WIRE_MAX_REPLY, 30000, 30000, &p,
+		    &len, NULL) != 0 || estca_reply_decode(p, len, &rep) != 0 ||
+		    estca_wire_get_int(rep->status, &st) != 0) {
+			printf("reply %d missing\n", i);
+			r = 1;
+		} else if (st == 0 && strcmp(kind[i], "sign") == 0) {
+			X509 *x = NULL;
+			char *hex = NULL;
+
+			if (estca_reply_cert(rep, 0, &x) == 0 &&
+			    (hex = i2s_ASN1_INTEGER(NULL, X509_get0_serialNumber(x))) != NULL) {
+				printf("sign 0 %s\n", hex);
+				PEM_write_X509(out, x);
+			} else {
+				printf("sign 0 undecodable\n");
+			}
+			OPENSSL_free(hex);
+			X509_free(x);
+		} else {
+			printf("%s %ld %d\n", kind[i], st, estca_reply_ncerts(rep));
+		}
+		ESTCA_REPLY_free(rep);
+	}
+	fclose(out);
+done:
+	close(fd);
+	estca_reader_free(&rd);
+	estca_buf_free(&msg);
+	GENERAL_NAMES_free(sans);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_REQ_free(req);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -94,6 +224,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[2], "raw") == 0 && argc == 4)
 		return raw(argv[1], argv[3]);
+	if (strcmp(argv[2], "pipe") == 0 && (argc == 8 || argc == 9))
+		return pipe_mode(argc, argv);
 	if (estca_engine_open(argv[1], 30000, &e) != 0)
 		return 1;
 	if (strcmp(argv[2], "health") == 0) {

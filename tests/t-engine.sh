@@ -259,6 +259,43 @@ is "truncated frame is dropped without a reply" "$?:$out" "3:no reply (closed)"
 check "engine still serves after bad frames" "$EC" "$SOCK" health
 kill -0 "$ENGINE_PID" 2>/dev/null && ok "engine process alive" || fail "engine process alive"
 
+# Pipelining: many requests in one write, replies in the same order (the
+# signatures are spread over the signer threads), mixed with other
+# operations, a refusal and an undecodable request that keeps the stream.
+issued_before=$(grep -c 'result=issued' "$D/audit.log")
+"$EC" "$SOCK" pipe p256 device "$D/ec256.csr" 40 "$D/pipe.pem" > "$D/pipe.out"
+is "pipelined: the client got every reply" "$?" 0
+want=$( (for i in $(seq 20); do echo sign; done
+	echo health; echo badprofile; echo junk; echo chain
+	for i in $(seq 20); do echo sign; done) | tr '\n' ' ')
+is "pipelined: replies come back in request order" \
+    "$(awk '{ printf "%s ", $1 }' "$D/pipe.out")" "$want"
+is "pipelined: 40 certificates issued" "$(grep -c '^sign 0 [0-9A-F]' "$D/pipe.out")" 40
+is "pipelined: serials all different" \
+    "$(awk '$1 == "sign" { print $3 }' "$D/pipe.out" | sort -u | wc -l)" 40
+is "pipelined: health, refusal, undecodable and chain answered in place" \
+    "$(grep -v '^sign' "$D/pipe.out" | tr '\n' ' ')" "health 0 0 badprofile -7 0 junk -4 0 chain 0 1 "
+awk -v d="$D" '/BEGIN CERT/ { f = d "/pc" ++i ".pem" } f { print > f }' "$D/pipe.pem"
+bad=$(for c in "$D"/pc*.pem; do
+	openssl verify -CAfile "$D/ca-p256.pem" "$c" >/dev/null 2>&1 || echo "$c"; done)
+is "pipelined: 40 certificates written" "$(ls "$D"/pc*.pem | wc -l)" 40
+is "pipelined: every certificate verifies against the CA" "$bad" ""
+issued_after=$(grep -c 'result=issued' "$D/audit.log")
+is "pipelined: one audit line per certificate" "$((issued_after - issued_before))" 40
+# A client that sends a batch and leaves: the engine finishes it, audits
+# every signature, and keeps serving.
+issued_before=$issued_after
+issued_now() { test "$(grep -c 'result=issued' "$D/audit.log")" -eq "$1"; }
+check "pipelined: client closes without reading" \
+    "$EC" "$SOCK" pipe p256 device "$D/ec256.csr" 30 "$D/pipe2.pem" close
+if wait_until 20 issued_now $((issued_before + 30)); then
+	ok "pipelined: abandoned batch still audited, one line per signature"
+else
+	fail "pipelined: abandoned batch still audited" \
+	    "$(( $(grep -c 'result=issued' "$D/audit.log") - issued_before)) lines"
+fi
+check "engine serves after an abandoned batch" "$EC" "$SOCK" health
+
 # A peer outside allow_uids is refused, and the refusal is logged.
 out=$(runuser -u nobody -- "$EC" "$SOCK" health 2>&1)
 case "$out" in ok) fail "uid nobody is refused" ;; *) ok "uid nobody is refused" ;; esac
@@ -296,6 +333,13 @@ wait "$ENGINE_PID"
 is "SIGTERM: engine exits 0" "$?" 0
 ENGINE_PID=
 if [ -e "$SOCK" ]; then fail "SIGTERM: socket removed"; else ok "SIGTERM: socket removed"; fi
+# the pipelined batches above went (partly) through the signer threads
+by=$(sed -n 's/.*certificates signed, \([0-9]*\) of them by signer threads.*/\1/p' "$D/signd.log")
+if [ "${by:-0}" -gt 0 ]; then
+	ok "pipelined requests were signed by signer threads ($by)"
+else
+	fail "pipelined requests were signed by signer threads" "${by:-no exit line}"
+fi
 if grep -aqi 'pin' "$D/signd.log" && grep -aqF "$(cat "$D/hsm/user.pin")" "$D/signd.log" "$D/audit.log"; then
 	fail "the PIN appears in no log"
 else
