@@ -4,16 +4,23 @@
 # the same SoftHSM token and key, for a P-256 and an RSA-2048 CA.  Needs
 # root (the engine runs as user estca).  Prints a table; the numbers of a
 # run on the reference machine are kept in doc/performance.md.
+#
+# The machine is noisy: each cell is measured BENCH_ROUNDS times (default
+# 3), raw and engine runs taking turns, and the median of each is shown.
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
 MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
-SECS=${BENCH_SECONDS:-5}
+SECS=${BENCH_SECONDS:-3}
+ROUNDS=${BENCH_ROUNDS:-3}
+DEPTH=${BENCH_DEPTH:-16}
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh: needs root" >&2; exit 1; }
 D=$(mktemp -d "${TMPDIR:-/tmp}/estca-bench.XXXXXX")
 chmod 755 "$D"
-PID=
+PIDS=()
 cleanup() {
-	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
 	rm -rf "$D"
 }
 trap cleanup EXIT
@@ -29,15 +36,17 @@ P11=(--module "$MODULE" --token estca --pin-file "$D/hsm/user.pin")
 "$CA" selfsign "${P11[@]}" --key-label ca-rsa2048 --subject "/CN=bench RSA CA" \
     --out "$D/rsa.pem" >/dev/null || exit 1
 chown -R estca "$D/hsm" "$D/run"
-cat > "$D/signd.conf" <<CONF
-socket = $D/run/signd.sock
+# Two engines on the same token: verify_signatures yes (the default) and no.
+for v in yes no; do
+	cat > "$D/signd-$v.conf" <<CONF
+socket = $D/run/signd-$v.sock
 allow_uids = 0
 user = estca
 pkcs11_module = $MODULE
 token_label = estca
 pin_file = $D/hsm/user.pin
-audit_log = $D/audit.log
-verify_signatures = yes
+audit_log = $D/audit-$v.log
+verify_signatures = $v
 [ca p256]
 key_label = ca-p256
 chain = $D/hsm/chain.pem
@@ -45,43 +54,46 @@ chain = $D/hsm/chain.pem
 key_label = ca-rsa2048
 chain = $D/rsa.pem
 CONF
-start_engine() { # start_engine yes|no: verify_signatures setting
-	if [ -n "$PID" ]; then
-		kill -TERM "$PID"
-		wait "$PID" 2>/dev/null
-	fi
-	sed "s/^verify_signatures = .*/verify_signatures = $1/" "$D/signd.conf" > "$D/run.conf"
-	"$top_builddir/engine/estca-signd" -f "$D/run.conf" 2>>"$D/signd.log" &
-	PID=$!
-	for _ in $(seq 100); do [ -S "$D/run/signd.sock" ] && break; sleep 0.1; done
-}
+	"$top_builddir/engine/estca-signd" -f "$D/signd-$v.conf" 2>>"$D/signd.log" &
+	PIDS+=($!)
+done
+for _ in $(seq 100); do
+	[ -S "$D/run/signd-yes.sock" ] && [ -S "$D/run/signd-no.sock" ] && break
+	sleep 0.1
+done
+NOVERIFY_PID=${PIDS[1]}
 B=$top_builddir/bench/bench-engine
-DEPTH=${BENCH_DEPTH:-16}
-echo "estca engine benchmark: $(nproc) cores, $SECS s per run, $(date -u +%F)"
+
+rate() { sed -n 's/.*rate=//p'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "?" }'; }
+pct() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0 && a > 0) printf "%.0f%%", 100 * a / b; else print "?" }'; }
+cpu() { awk '{ print $14 + $15 }' "/proc/$NOVERIFY_PID/stat"; }   # engine CPU ticks
+
+echo "estca engine benchmark: $(nproc) cores, median of $ROUNDS runs of $SECS s, $(date -u +%F)"
 echo "(certificates per second over the socket; client threads share the cores;"
 echo " sync = one request at a time through the client library, as a web worker;"
 echo " piped = $DEPTH requests in flight per connection; % = share of raw C_Sign/s)"
 printf '%-8s %-7s %12s %15s %15s %18s %10s\n' "CA key" threads "raw C_Sign/s" \
     "sync" "piped" "piped, no verify" "engine us"
-cpu() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }   # engine CPU ticks
-pct() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "?" }'; }
-rate() { sed -n 's/.*rate=//p'; }
 for ca in p256 rsa2048; do
 	for t in 1 2; do
-		raw=$("$B" raw "$MODULE" estca "$D/hsm/user.pin" "ca-$ca" "$t" "$SECS" | rate)
-		start_engine yes
-		sy=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS" 1 | rate)
-		pi=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS" "$DEPTH" | rate)
-		start_engine no
-		c0=$(cpu)
-		out=$("$B" engine "$D/run/signd.sock" "$ca" "$t" "$SECS" "$DEPTH")
-		c1=$(cpu)
-		nv=$(echo "$out" | rate)
-		ops=$(echo "$out" | sed -n 's/.* ops=\([0-9]*\).*/\1/p')
-		us=$(awk -v c=$((c1 - c0)) -v n="${ops:-0}" -v hz="$(getconf CLK_TCK)" \
-		    'BEGIN { if (n > 0) printf "%.0f", c * 1e6 / hz / n; else print "?" }')
-		printf '%-8s %-7s %12s %9s %5s %9s %5s %12s %5s %10s\n' "$ca" "$t" "${raw:-?}" \
-		    "${sy:-?}" "$(pct "$sy" "$raw")" "${pi:-?}" "$(pct "$pi" "$raw")" \
-		    "${nv:-?}" "$(pct "$nv" "$raw")" "$us"
+		: > "$D/raw"; : > "$D/sy"; : > "$D/pi"; : > "$D/nv"; : > "$D/us"
+		for _ in $(seq "$ROUNDS"); do
+			"$B" raw "$MODULE" estca "$D/hsm/user.pin" "ca-$ca" "$t" "$SECS" | rate >> "$D/raw"
+			"$B" engine "$D/run/signd-yes.sock" "$ca" "$t" "$SECS" 1 | rate >> "$D/sy"
+			"$B" engine "$D/run/signd-yes.sock" "$ca" "$t" "$SECS" "$DEPTH" | rate >> "$D/pi"
+			c0=$(cpu)
+			out=$("$B" engine "$D/run/signd-no.sock" "$ca" "$t" "$SECS" "$DEPTH")
+			c1=$(cpu)
+			echo "$out" | rate >> "$D/nv"
+			ops=$(echo "$out" | sed -n 's/.* ops=\([0-9]*\).*/\1/p')
+			awk -v c=$((c1 - c0)) -v n="${ops:-0}" -v hz="$(getconf CLK_TCK)" \
+			    'BEGIN { if (n > 0) printf "%.0f\n", c * 1e6 / hz / n }' >> "$D/us"
+		done
+		raw=$(median < "$D/raw"); sy=$(median < "$D/sy"); pi=$(median < "$D/pi")
+		nv=$(median < "$D/nv"); us=$(median < "$D/us")
+		printf '%-8s %-7s %12s %9s %5s %9s %5s %12s %5s %10s\n' "$ca" "$t" "$raw" \
+		    "$sy" "$(pct "$sy" "$raw")" "$pi" "$(pct "$pi" "$raw")" \
+		    "$nv" "$(pct "$nv" "$raw")" "$us"
 	done
 done
