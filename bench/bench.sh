@@ -5,13 +5,14 @@
 # root (the engine runs as user estca).  Prints a table; the numbers of a
 # run on the reference machine are kept in doc/performance.md.
 #
-# The machine is noisy: each cell is measured BENCH_ROUNDS times (default
-# 3), raw and engine runs taking turns, and the median of each is shown.
+# The machine is noisy: each cell is measured BENCH_ROUNDS times (default 5,
+# BENCH_SECONDS long, default 2), raw and engine runs taking turns, and the
+# median of each is shown.
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
 MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
-SECS=${BENCH_SECONDS:-3}
-ROUNDS=${BENCH_ROUNDS:-3}
+SECS=${BENCH_SECONDS:-2}
+ROUNDS=${BENCH_ROUNDS:-5}
 DEPTH=${BENCH_DEPTH:-16}
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh: needs root" >&2; exit 1; }
 D=$(mktemp -d "${TMPDIR:-/tmp}/estca-bench.XXXXXX")

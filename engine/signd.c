@@ -104,9 +104,9 @@ struct audit {
 
 /*
  * One request of a connection, from its frame to its reply.  A sign
- * request that arrived with others behind it is handed to the signer
- * threads after it is built (state SLOT_SIGNING) and comes back
- * SLOT_READY; every other request is done in the connection's thread.
+ * request that arrived together with others is built first and signed
+ * after the whole batch is built (state SLOT_SIGNING until then); part of
+ * a batch may go to a signer thread, which sets SLOT_READY under conn.mu.
  */
 enum { SLOT_READY = 0, SLOT_SIGNING = 1 };
 
@@ -127,7 +127,8 @@ struct slot {
 	EVP_PKEY *newkey;
 	ESTCA_SPKI *newspki;
 	struct conn *c;
-	struct slot *next;         /* signer queue */
+	struct slot *next;         /* next slot of the same signer job */
+	struct slot *next_job;     /* signer queue: first slots of jobs */
 };
 
 struct conn {
@@ -708,31 +709,46 @@ pkcs8_into(ESTCA_REPLY *rep, EVP_PKEY *key)
 
 /* ---- signer threads ---- */
 
-/* Queue a built certificate for a signer thread. */
-static void
-submit(struct signd *sd, struct slot *sl)
+/* Sign a built certificate: in a signer thread, or in the connection's. */
+static int
+sign_built(struct signd *sd, struct slot *sl)
 {
-	sl->next = NULL;
+	int err;
+
+	if ((err = hsm_acquire(sd)) != 0) {
+		snprintf(sl->reason, sizeof(sl->reason), "HSM unavailable; retry later");
+		return err;
+	}
+	err = estca_sign_ee(sl->ca, sl->x, sl->verify, sl->reason, sizeof(sl->reason));
+	hsm_release(sd, err);
+	ERR_clear_error();
+	return err;
+}
+
+/* Queue slots (linked by next) as one job for a signer thread. */
+static void
+submit(struct signd *sd, struct slot *first)
+{
+	first->next_job = NULL;
 	pthread_mutex_lock(&sd->jobs_mu);
 	if (sd->jobs_tail != NULL)
-		sd->jobs_tail->next = sl;
+		sd->jobs_tail->next_job = first;
 	else
-		sd->jobs_head = sl;
-	sd->jobs_tail = sl;
+		sd->jobs_head = first;
+	sd->jobs_tail = first;
 	atomic_fetch_add(&sd->signing, 1);
 	pthread_cond_signal(&sd->jobs_cv);
 	pthread_mutex_unlock(&sd->jobs_mu);
 }
 
-/* Sign what the connections queue; leave once stopped and nothing is left. */
+/* Sign the jobs connections queue; leave once stopped and nothing is left. */
 static void *
 signer_main(void *arg)
 {
 	struct signd *sd = arg;
 
 	for (;;) {
-		struct slot *sl;
-		int err;
+		struct slot *sl, *next;
 
 		pthread_mutex_lock(&sd->jobs_mu);
 		while (sd->jobs_head == NULL && !sd->jobs_stop)
@@ -741,27 +757,49 @@ signer_main(void *arg)
 			pthread_mutex_unlock(&sd->jobs_mu);
 			break;
 		}
-		if ((sd->jobs_head = sl->next) == NULL)
+		if ((sd->jobs_head = sl->next_job) == NULL)
 			sd->jobs_tail = NULL;
 		pthread_mutex_unlock(&sd->jobs_mu);
-		if ((err = hsm_acquire(sd)) != 0) {
-			snprintf(sl->reason, sizeof(sl->reason), "HSM unavailable; retry later");
-		} else {
-			err = estca_sign_ee(sl->ca, sl->x, sl->verify, sl->reason,
-			    sizeof(sl->reason));
-			hsm_release(sd, err);
+		for (; sl != NULL; sl = next) {
+			int err = sign_built(sd, sl);
+
 			if (err == 0)
 				atomic_fetch_add(&sd->n_by_signers, 1);
+			next = sl->next;   /* the slot is the connection's once ready */
+			pthread_mutex_lock(&sl->c->mu);
+			sl->err = err;
+			sl->state = SLOT_READY;
+			pthread_cond_broadcast(&sl->c->cv);
+			pthread_mutex_unlock(&sl->c->mu);
 		}
-		ERR_clear_error();
 		atomic_fetch_sub(&sd->signing, 1);
-		pthread_mutex_lock(&sl->c->mu);
-		sl->err = err;
-		sl->state = SLOT_READY;
-		pthread_cond_broadcast(&sl->c->cv);
-		pthread_mutex_unlock(&sl->c->mu);
 	}
 	return NULL;
+}
+
+/*
+ * Sign the certificates of a batch built by one connection (slots in
+ * request order).  With cores to spare, a signer thread takes the second
+ * half as one job while this thread signs the first: one hand-over per
+ * batch, not per certificate.
+ */
+static void
+sign_batch(struct signd *sd, struct slot **b, size_t k)
+{
+	size_t h = k;
+
+	if (k >= 2 && sd->nsigners > 0 &&
+	    atomic_load(&sd->pipelined) + atomic_load(&sd->signing) < sd->nsigners) {
+		h = k / 2;
+		for (size_t i = h; i + 1 < k; i++)
+			b[i]->next = b[i + 1];
+		b[k - 1]->next = NULL;
+		submit(sd, b[h]);
+	}
+	for (size_t i = 0; i < h; i++) {
+		b[i]->err = sign_built(sd, b[i]);
+		b[i]->state = SLOT_READY;   /* never shared: no lock needed */
+	}
 }
 
 /* ---- one request ---- */
@@ -770,7 +808,7 @@ signer_main(void *arg)
  * sign and keygen: build the certificate for the request's subject and
  * SANs, and either the request's public key (sign) or a key pair the
  * token generates now (keygen, whose PKCS#8 goes into the reply).  With
- * defer, a sign request's signature is left to a signer thread.
+ * defer, a sign request is only built: sign_batch() signs it.
  */
 static void
 issue_start(struct signd *sd, const struct conn *c, struct slot *sl, int defer)
@@ -831,7 +869,7 @@ issue_start(struct signd *sd, const struct conn *c, struct slot *sl, int defer)
 	}
 	err = in_hsm(sd, ca, p, &rq, keygen ? keytype : NULL, sl->serial, &sl->x,
 	    &sl->newkey, &sl->newspki, sl->reason, sizeof(sl->reason));
-	defer = defer && !keygen && sd->nsigners > 0;
+	defer = defer && !keygen;
 	if (err == 0 && !defer)
 		err = estca_sign_ee(ca, sl->x, rq.verify, sl->reason, sizeof(sl->reason));
 	hsm_release(sd, err);
@@ -839,10 +877,10 @@ issue_start(struct signd *sd, const struct conn *c, struct slot *sl, int defer)
 		sl->a.spki = sl->newspki;
 	sl->err = err;
 	if (err == 0 && defer) {
+		/* built and linted; signed with the rest of its batch */
 		sl->ca = ca;
 		sl->verify = rq.verify;
 		sl->state = SLOT_SIGNING;
-		submit(sd, sl);
 	}
 }
 
@@ -995,6 +1033,8 @@ conn_main(void *arg)
 	struct estca_reader in;
 	struct estca_buf out;
 	int closing = 0, failed = 0, bad = 0, counted = 0;
+	struct slot *batch[PIPELINE];
+	size_t k;
 
 	estca_reader_init(&in, ESTCA_WIRE_MAX_REQUEST, false);
 	estca_buf_init(&out, ESTCA_WIRE_MAX_REPLY + 4 + OUT_FLUSH, true);
@@ -1068,34 +1108,43 @@ conn_main(void *arg)
 				atomic_fetch_sub(&sd->pipelined, 1);
 			}
 		}
-		r = estca_reader_next(&in, c->fd, sd->stop_pipe[0],
-		    ESTCA_WIRE_MAX_REQUEST, -1, READ_TIMEOUT_MS, &p, &n, &eof);
+		/*
+		 * Take every request already here as one batch: a lone request
+		 * is done start to finish; a batch is built first and then
+		 * signed, partly by a signer thread (sign_batch).
+		 */
+		k = 0;
+		do {
+			struct slot *sl;
+			int more;
+
+			r = estca_reader_next(&in, c->fd, sd->stop_pipe[0],
+			    ESTCA_WIRE_MAX_REQUEST, -1, READ_TIMEOUT_MS, &p, &n, &eof);
+			if (r != 0)
+				break;
+			more = estca_reader_has_frame(&in) && c->count + 1 < PIPELINE;
+			sl = &c->slots[(c->head + c->count) % PIPELINE];
+			slot_start(sd, c, p, n, sl, more || k > 0);
+			c->count++;
+			if (sl->state == SLOT_SIGNING)
+				batch[k++] = sl;
+			if (!more)
+				break;
+		} while (1);
+		if (k > 0)
+			sign_batch(sd, batch, k);
 		if (r == ESTCA_ERR_TOO_LARGE || r == ESTCA_ERR_MALFORMED) {
 			/* the stream cannot be resynchronized: answer and close */
 			log_warn("uid %ld sent a bad frame (%s); closing", (long)c->uid,
 			    estca_strerror(r));
 			bad = r;
 			closing = 1;
-			continue;
-		}
-		if (r != 0) {
+		} else if (r != 0) {
 			if (r == ESTCA_ERR_IO && !eof)
 				log_warn("uid %ld: connection dropped mid-request",
 				    (long)c->uid);
 			closing = 1;
-			continue;
 		}
-		/*
-		 * Hand the signature to a signer only when requests queue up
-		 * here and a core is left over: pipelined connections and
-		 * signatures already with signers fewer than the signers.
-		 * Otherwise signing in this thread costs less (no hand-over).
-		 */
-		slot_start(sd, c, p, n, &c->slots[(c->head + c->count) % PIPELINE],
-		    (c->count > 0 || estca_reader_has_frame(&in)) &&
-		    atomic_load(&sd->pipelined) + atomic_load(&sd->signing) <
-		    sd->nsigners);
-		c->count++;
 	}
 	if (counted)
 		atomic_fetch_sub(&sd->pipelined, 1);
