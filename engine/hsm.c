@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
@@ -247,6 +248,92 @@ estca_hsm_random(struct estca_hsm *h, unsigned char *p, size_t n)
 		return ESTCA_ERR_UNAVAILABLE;
 	}
 	return 0;
+}
+
+/* ---- RSASSA-PSS ---- */
+
+/* A failure that a re-opened token may cure: answered as retryable. */
+static int
+rv_class(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_DEVICE_ERROR:
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_OBJECT_HANDLE_INVALID:
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		return ESTCA_ERR_UNAVAILABLE;
+	default:
+		return ESTCA_ERR_HSM;
+	}
+}
+
+int
+estca_hsm_sign_pss(struct estca_hsm *h, const char *key_label, int md_nid,
+    const unsigned char *dgst, size_t dlen, unsigned char *sig, size_t *siglen)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)key_label, strlen(key_label) },
+	};
+	CK_RSA_PKCS_PSS_PARAMS pp;
+	CK_MECHANISM m = { CKM_RSA_PKCS_PSS, &pp, sizeof(pp) };
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE key;
+	CK_ULONG n = 0, slen = *siglen;
+	CK_RV rv;
+	const char *step = "C_OpenSession";
+
+	switch (md_nid) {
+	case NID_sha256:
+		pp.hashAlg = CKM_SHA256;
+		pp.mgf = CKG_MGF1_SHA256;
+		break;
+	case NID_sha384:
+		pp.hashAlg = CKM_SHA384;
+		pp.mgf = CKG_MGF1_SHA384;
+		break;
+	case NID_sha512:
+		pp.hashAlg = CKM_SHA512;
+		pp.mgf = CKG_MGF1_SHA512;
+		break;
+	default:
+		return ESTCA_ERR_UNSUPPORTED;
+	}
+	pp.sLen = dlen;   /* salt as long as the digest (RFC 4055 default use) */
+	rv = h->f->C_OpenSession(h->slot_id, CKF_SERIAL_SESSION, NULL, NULL, &s);
+	if (rv != CKR_OK)
+		goto fail;
+	step = "key lookup";
+	if ((rv = h->f->C_FindObjectsInit(s, t, 2)) == CKR_OK) {
+		rv = h->f->C_FindObjects(s, &key, 1, &n);
+		h->f->C_FindObjectsFinal(s);
+	}
+	if (rv == CKR_OK && n != 1) {
+		h->f->C_CloseSession(s);
+		log_err("RSASSA-PSS: no private key labelled '%s' in the token", key_label);
+		return ESTCA_ERR_UNAVAILABLE;
+	}
+	if (rv == CKR_OK) {
+		step = "C_SignInit(CKM_RSA_PKCS_PSS)";
+		rv = h->f->C_SignInit(s, &m, key);
+	}
+	if (rv == CKR_OK) {
+		step = "C_Sign";
+		rv = h->f->C_Sign(s, (CK_BYTE_PTR)dgst, dlen, sig, &slen);
+	}
+	h->f->C_CloseSession(s);
+	if (rv == CKR_OK) {
+		*siglen = slen;
+		return 0;
+	}
+fail:
+	log_err("RSASSA-PSS signature: %s failed: 0x%lx", step, (unsigned long)rv);
+	return rv_class(rv);
 }
 
 /* ---- serverkeygen ---- */

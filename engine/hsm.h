@@ -38,6 +38,17 @@ int estca_hsm_get_key(struct estca_hsm *h, const char *label, EVP_PKEY **out) ES
 /* The public key labelled label (a plain, software EVP_PKEY). */
 int estca_hsm_get_pubkey(struct estca_hsm *h, const char *label, EVP_PKEY **out) ESTCA_WUR;
 
+/*
+ * RSASSA-PSS with the token's own mechanism (CKM_RSA_PKCS_PSS): sign the
+ * digest dgst (dlen bytes, md_nid = NID_sha256/384/512, MGF1 with the
+ * same hash, salt of dlen bytes) with the private key labelled key_label.
+ * *siglen: room in sig on entry, signature length on return.  Errors a
+ * re-opened token may cure return ESTCA_ERR_UNAVAILABLE.
+ */
+int estca_hsm_sign_pss(struct estca_hsm *h, const char *key_label, int md_nid,
+    const unsigned char *dgst, size_t dlen, unsigned char *sig, size_t *siglen)
+    ESTCA_WUR;
+
 /* n random bytes from the token's generator. */
 int estca_hsm_random(struct estca_hsm *h, unsigned char *p, size_t n) ESTCA_WUR;
 

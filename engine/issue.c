@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
+#include "hsm.h"
 #include "issue.h"
 #include "log.h"
 
@@ -307,10 +308,7 @@ estca_sign_probe(EVP_PKEY *key, const EVP_MD *md, int pss,
 
 /*
  * Sign x; verify_with NULL skips the check of the HSM's signature.
- * XXX PSS goes through libp11's RSA method, which hands the token a raw
- * RSA operation (CKM_RSA_X_509) on a PSS block OpenSSL built: SoftHSM
- * and many HSMs accept it, HSMs under a FIPS policy refuse it (the
- * engine's start-up self-test then fails with a clear error).
+ * PKCS#1 v1.5 and ECDSA go through libp11's key (pss is 0 there).
  */
 static int
 sign_and_check(X509 *x, EVP_PKEY *key, const EVP_MD *md, int pss,
@@ -405,13 +403,113 @@ out:
 	return r;
 }
 
+/*
+ * AlgorithmIdentifier rsassaPss with RSASSA-PSS-params: hash md, MGF1
+ * with md, salt as long as the digest, trailer 1 (RFC 4055 section 3.1).
+ */
+static X509_ALGOR *
+pss_algor(const EVP_MD *md)
+{
+	RSA_PSS_PARAMS *pp = RSA_PSS_PARAMS_new();
+	X509_ALGOR *mgfmd = X509_ALGOR_new(), *a = X509_ALGOR_new();
+	ASN1_STRING *mgfp = NULL, *ps = NULL;
+	int ok = 0;
+
+	if (pp == NULL || mgfmd == NULL || a == NULL ||
+	    (pp->hashAlgorithm = X509_ALGOR_new()) == NULL ||
+	    (pp->maskGenAlgorithm = X509_ALGOR_new()) == NULL ||
+	    (pp->saltLength = ASN1_INTEGER_new()) == NULL)
+		goto out;
+	X509_ALGOR_set_md(pp->hashAlgorithm, md);
+	X509_ALGOR_set_md(mgfmd, md);
+	if ((mgfp = ASN1_item_pack(mgfmd, ASN1_ITEM_rptr(X509_ALGOR), NULL)) == NULL ||
+	    !X509_ALGOR_set0(pp->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1),
+	    V_ASN1_SEQUENCE, mgfp))
+		goto out;
+	mgfp = NULL;
+	if (!ASN1_INTEGER_set(pp->saltLength, EVP_MD_get_size(md)) ||
+	    (ps = ASN1_item_pack(pp, ASN1_ITEM_rptr(RSA_PSS_PARAMS), NULL)) == NULL ||
+	    !X509_ALGOR_set0(a, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, ps))
+		goto out;
+	ps = NULL;
+	ok = 1;
+out:
+	ASN1_STRING_free(mgfp);
+	ASN1_STRING_free(ps);
+	X509_ALGOR_free(mgfmd);
+	RSA_PSS_PARAMS_free(pp);
+	if (!ok) {
+		X509_ALGOR_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/*
+ * RSASSA-PSS with the token's CKM_RSA_PKCS_PSS: OpenSSL's legacy key path
+ * (libp11) would hand the token a raw RSA operation (CKM_RSA_X_509), which
+ * HSMs under a FIPS policy refuse.  The engine sets the algorithm in both
+ * places of the certificate, hashes the TBS and puts the token's
+ * signature in: what X509_sign() does, with the signature from the HSM.
+ */
+static int
+sign_pss(const struct estca_ca *ca, X509 *x, char *reason, size_t reasonlen)
+{
+	X509_ALGOR *alg = pss_algor(ca->md);
+	const ASN1_BIT_STRING *csig;
+	const X509_ALGOR *calg;
+	unsigned char *tbs = NULL, md[EVP_MAX_MD_SIZE], sig[1024];
+	unsigned int mdlen = 0;
+	size_t siglen = sizeof(sig);
+	int tbslen, r;
+
+	X509_get0_signature(&csig, &calg, x);
+	/* the certificate is ours and still being built: set its fields */
+	if (alg == NULL || !X509_ALGOR_copy((X509_ALGOR *)X509_get0_tbs_sigalg(x), alg) ||
+	    !X509_ALGOR_copy((X509_ALGOR *)calg, alg) ||
+	    (tbslen = i2d_re_X509_tbs(x, &tbs)) <= 0 ||
+	    !EVP_Digest(tbs, (size_t)tbslen, md, &mdlen, ca->md, NULL)) {
+		X509_ALGOR_free(alg);
+		OPENSSL_free(tbs);
+		estca_log_ssl(ESTCA_LOG_ERR, "preparing the RSASSA-PSS signature");
+		snprintf(reason, reasonlen, "building the certificate failed");
+		return ESTCA_ERR_INTERNAL;
+	}
+	X509_ALGOR_free(alg);
+	OPENSSL_free(tbs);
+	if ((r = estca_hsm_sign_pss(ca->hsm, ca->key_label, EVP_MD_get_type(ca->md),
+	    md, mdlen, sig, &siglen)) != 0) {
+		snprintf(reason, reasonlen, "HSM signature failed");
+		return ESTCA_ERR_UNAVAILABLE;   /* the token is re-opened */
+	}
+	if (!ASN1_BIT_STRING_set((ASN1_BIT_STRING *)csig, sig, (int)siglen)) {
+		snprintf(reason, reasonlen, "building the certificate failed");
+		return ESTCA_ERR_NOMEM;
+	}
+	/* a whole number of octets: no unused bits */
+	((ASN1_BIT_STRING *)csig)->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+	((ASN1_BIT_STRING *)csig)->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+	return 0;
+}
+
 int
 estca_sign_ee(const struct estca_ca *ca, X509 *x, int verify, char *reason,
     size_t reasonlen)
 {
+	int r;
+
 	ERR_clear_error();
-	return sign_and_check(x, ca->key, ca->md, ca->pss,
-	    verify ? X509_get0_pubkey(ca->cert) : NULL, reason, reasonlen);
+	if (!ca->pss)
+		return sign_and_check(x, ca->key, ca->md, 0,
+		    verify ? X509_get0_pubkey(ca->cert) : NULL, reason, reasonlen);
+	if ((r = sign_pss(ca, x, reason, reasonlen)) != 0)
+		return r;
+	if (verify && X509_verify(x, X509_get0_pubkey(ca->cert)) != 1) {
+		estca_log_ssl(ESTCA_LOG_ERR, "signature made by the HSM does not verify");
+		snprintf(reason, reasonlen, "HSM produced a bad signature");
+		return ESTCA_ERR_HSM;
+	}
+	return 0;
 }
 
 int

@@ -14,6 +14,8 @@
 #include "profile.h"
 #include "wire.h"
 
+struct estca_hsm;
+
 #define ESTCA_SERIAL_LEN 20
 
 /* A CA the engine signs for.  key lives in the HSM. */
@@ -25,6 +27,7 @@ struct estca_ca {
 	STACK_OF(X509) *chain;    /* cert first, then its issuers */
 	const EVP_MD *md;         /* digest matching the CA key */
 	int pss;                  /* RSA CA: sign RSASSA-PSS, not PKCS#1 v1.5 */
+	struct estca_hsm *hsm;    /* token for PSS (CKM_RSA_PKCS_PSS), by key_label */
 };
 
 /* What a caller may say about an end-entity certificate. */

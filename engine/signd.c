@@ -1339,14 +1339,25 @@ load_keys(struct signd *sd)
 
 		if (estca_hsm_get_key(sd->hsm, ca->key_label, &ca->key) != 0)
 			return ESTCA_ERR_NOT_FOUND;
-		ok = estca_sign_probe(ca->key, ca->md, ca->pss, probe, sizeof(probe),
-		    sig, &siglen) == 0;
+		ca->hsm = sd->hsm;
+		if (ca->pss) {
+			unsigned char md[EVP_MAX_MD_SIZE];
+			unsigned int mdlen = 0;
+
+			ok = EVP_Digest(probe, sizeof(probe), md, &mdlen, ca->md, NULL) &&
+			    estca_hsm_sign_pss(sd->hsm, ca->key_label,
+			    EVP_MD_get_type(ca->md), md, mdlen, sig, &siglen) == 0;
+		} else {
+			ok = estca_sign_probe(ca->key, ca->md, 0, probe, sizeof(probe),
+			    sig, &siglen) == 0;
+		}
 		m = EVP_MD_CTX_new();
 		ok = ok && m != NULL &&
 		    EVP_DigestVerifyInit(m, &vctx, ca->md, NULL,
 		    X509_get0_pubkey(ca->cert)) == 1 &&
-		    (!ca->pss || EVP_PKEY_CTX_set_rsa_padding(vctx,
-		    RSA_PKCS1_PSS_PADDING) > 0) &&
+		    (!ca->pss || (EVP_PKEY_CTX_set_rsa_padding(vctx,
+		    RSA_PKCS1_PSS_PADDING) > 0 && EVP_PKEY_CTX_set_rsa_pss_saltlen(vctx,
+		    RSA_PSS_SALTLEN_DIGEST) > 0)) &&
 		    EVP_DigestVerify(m, sig, siglen, probe, sizeof(probe)) == 1;
 		EVP_MD_CTX_free(m);
 		if (!ok) {
@@ -1366,6 +1377,7 @@ free_keys(struct signd *sd)
 	for (size_t i = 0; i < sd->ncas; i++) {
 		EVP_PKEY_free(sd->cas[i].key);
 		sd->cas[i].key = NULL;
+		sd->cas[i].hsm = NULL;
 	}
 }
 

@@ -327,6 +327,38 @@ else
 	fail "re-open is logged"
 fi
 
+# RSASSA-PSS uses the token's own PSS mechanism, never raw RSA: a second
+# engine reaches SoftHSM through OpenSC's PKCS#11 spy, which logs each call.
+SPY=""
+for f in /usr/lib/x86_64-linux-gnu/pkcs11-spy.so /usr/lib/*/pkcs11-spy.so; do
+	[ -f "$f" ] && { SPY=$f; break; }
+done
+if [ -n "$SPY" ]; then
+	sed -e "s|^socket = .*|socket = $D/run/spy.sock|" \
+	    -e "s|^pkcs11_module = .*|pkcs11_module = $SPY|" \
+	    -e "s|^audit_log = .*|audit_log = $D/run/spy-audit.log|" "$D/signd.conf" > "$D/spy.conf"
+	PKCS11SPY=$MODULE PKCS11SPY_OUTPUT=$D/run/spy.log \
+	    "$D/bin/estca-signd" -f "$D/spy.conf" 2>"$D/spy-signd.log" &
+	SPY_PID=$!
+	wait_until 10 test -S "$D/run/spy.sock"
+	if "$EC" "$D/run/spy.sock" sign rsa2048pss device "$D/ec256.csr" > "$D/pss2.pem" &&
+	    openssl verify -CAfile "$D/ca-rsa2048.pem" "$D/pss2.pem" >/dev/null 2>&1; then
+		ok "PSS through the spy: certificate verifies"
+	else
+		fail "PSS through the spy: certificate verifies" "$(cat "$D/pss2.pem" "$D/spy-signd.log")"
+	fi
+	kill -TERM "$SPY_PID"
+	wait "$SPY_PID"
+	if grep -q 'CKM_RSA_PKCS_PSS' "$D/run/spy.log"; then
+		ok "PSS signatures use CKM_RSA_PKCS_PSS"
+	else
+		fail "PSS signatures use CKM_RSA_PKCS_PSS" "$(grep -c C_SignInit "$D/run/spy.log") C_SignInit calls"
+	fi
+	is "no raw RSA (CKM_RSA_X_509) signature" "$(grep -c 'CKM_RSA_X_509' "$D/run/spy.log")" 0
+else
+	fail "OpenSC's pkcs11-spy.so found (package opensc-pkcs11)"
+fi
+
 # Clean shutdown.
 kill -TERM "$ENGINE_PID"
 wait "$ENGINE_PID"
