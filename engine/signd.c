@@ -99,6 +99,9 @@ struct audit {
 	uid_t uid;
 };
 
+/* Serial numbers' worth of HSM random bytes fetched at once. */
+#define SERIAL_BATCH 32
+
 /* Requests a connection may have in flight (answered in order). */
 #define PIPELINE 32
 
@@ -140,6 +143,8 @@ struct conn {
 	pthread_cond_t cv;         /* a slot of this connection became ready */
 	struct slot slots[PIPELINE];
 	size_t head, count;
+	unsigned char serial_pool[SERIAL_BATCH * ESTCA_SERIAL_LEN];
+	size_t serial_left;        /* serials' worth of random bytes left */
 };
 
 static void
@@ -618,25 +623,21 @@ hsm_release(struct signd *sd, int err)
 
 /*
  * Random bytes for serial numbers come from the token's generator, a
- * batch per C_GenerateRandom call: each connection thread keeps what it
- * has not used yet (serials are public; bytes handed out are wiped).
+ * batch per C_GenerateRandom call: each connection keeps what it has not
+ * used yet (serials are public; bytes handed out are wiped).
  */
-#define SERIAL_BATCH 32
-
-static _Thread_local unsigned char serial_pool[SERIAL_BATCH * ESTCA_SERIAL_LEN];
-static _Thread_local size_t serial_left;
-
 static int
-serial_random(struct signd *sd, unsigned char out[ESTCA_SERIAL_LEN])
+serial_random(struct signd *sd, struct conn *c, unsigned char out[ESTCA_SERIAL_LEN])
 {
-	if (serial_left == 0) {
-		if (estca_hsm_random(sd->hsm, serial_pool, sizeof(serial_pool)) != 0)
+	if (c->serial_left == 0) {
+		if (estca_hsm_random(sd->hsm, c->serial_pool, sizeof(c->serial_pool)) != 0)
 			return ESTCA_ERR_UNAVAILABLE;
-		serial_left = SERIAL_BATCH;
+		c->serial_left = SERIAL_BATCH;
 	}
-	serial_left--;
-	memcpy(out, serial_pool + serial_left * ESTCA_SERIAL_LEN, ESTCA_SERIAL_LEN);
-	OPENSSL_cleanse(serial_pool + serial_left * ESTCA_SERIAL_LEN, ESTCA_SERIAL_LEN);
+	c->serial_left--;
+	memcpy(out, c->serial_pool + c->serial_left * ESTCA_SERIAL_LEN, ESTCA_SERIAL_LEN);
+	OPENSSL_cleanse(c->serial_pool + c->serial_left * ESTCA_SERIAL_LEN,
+	    ESTCA_SERIAL_LEN);
 	return 0;
 }
 
@@ -645,7 +646,8 @@ serial_random(struct signd *sd, unsigned char out[ESTCA_SERIAL_LEN])
  * signature.  Runs with the HSM read lock held (hsm_acquire).
  */
 static int
-in_hsm(struct signd *sd, const struct estca_ca *ca, const struct estca_profile *p,
+in_hsm(struct signd *sd, struct conn *c, const struct estca_ca *ca,
+    const struct estca_profile *p,
     struct estca_ee_req *rq, const char *keytype,
     unsigned char serial[ESTCA_SERIAL_LEN], X509 **x, EVP_PKEY **newkey,
     ESTCA_SPKI **newspki, char *reason, size_t reasonlen)
@@ -653,7 +655,7 @@ in_hsm(struct signd *sd, const struct estca_ca *ca, const struct estca_profile *
 	int err;
 
 	for (int tries = 0;; tries++) {
-		if (serial_random(sd, serial) != 0) {
+		if (serial_random(sd, c, serial) != 0) {
 			snprintf(reason, reasonlen, "HSM random generator failed; retry later");
 			return ESTCA_ERR_UNAVAILABLE;
 		}
@@ -811,7 +813,7 @@ sign_batch(struct signd *sd, struct slot **b, size_t k)
  * defer, a sign request is only built: sign_batch() signs it.
  */
 static void
-issue_start(struct signd *sd, const struct conn *c, struct slot *sl, int defer)
+issue_start(struct signd *sd, struct conn *c, struct slot *sl, int defer)
 {
 	const ESTCA_REQ *q = sl->q;
 	char keytype[16], caname[64], profname[64];
@@ -867,7 +869,7 @@ issue_start(struct signd *sd, const struct conn *c, struct slot *sl, int defer)
 		snprintf(sl->reason, sizeof(sl->reason), "HSM unavailable; retry later");
 		return;
 	}
-	err = in_hsm(sd, ca, p, &rq, keygen ? keytype : NULL, sl->serial, &sl->x,
+	err = in_hsm(sd, c, ca, p, &rq, keygen ? keytype : NULL, sl->serial, &sl->x,
 	    &sl->newkey, &sl->newspki, sl->reason, sizeof(sl->reason));
 	defer = defer && !keygen;
 	if (err == 0 && !defer)
