@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include "buf.h"
 #include "errors.h"
 #include "profile.h"
 #include "wire.h"
@@ -54,13 +55,14 @@ int estca_serial_from_random(unsigned char serial[ESTCA_SERIAL_LEN]) ESTCA_WUR;
  * ESTCA_ERR_REFUSED (or MALFORMED) with a one-line reason.
  * estca_build_ee() does the checks, the building and the lint without
  * the HSM; estca_sign_ee() then signs x with the CA key (and verifies the
- * signature when verify is set).  estca_issue_ee() is both in turn.
+ * signature when verify is set), appending the certificate's DER to der
+ * unless it is NULL.  estca_issue_ee() is both in turn.
  */
 int estca_build_ee(const struct estca_ca *ca, const struct estca_profile *p,
     const struct estca_ee_req *rq, const unsigned char serial[ESTCA_SERIAL_LEN],
     X509 **out, char *reason, size_t reasonlen) ESTCA_WUR;
-int estca_sign_ee(const struct estca_ca *ca, X509 *x, int verify, char *reason,
-    size_t reasonlen) ESTCA_WUR;
+int estca_sign_ee(const struct estca_ca *ca, X509 *x, int verify,
+    struct estca_buf *der, char *reason, size_t reasonlen) ESTCA_WUR;
 int estca_issue_ee(const struct estca_ca *ca, const struct estca_profile *p,
     const struct estca_ee_req *rq, const unsigned char serial[ESTCA_SERIAL_LEN],
     X509 **out, char *reason, size_t reasonlen) ESTCA_WUR;

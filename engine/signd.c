@@ -127,6 +127,7 @@ struct slot {
 	unsigned char serial[ESTCA_SERIAL_LEN];
 	const struct estca_ca *ca;
 	X509 *x;
+	struct estca_buf der;      /* x's DER once signed */
 	EVP_PKEY *newkey;
 	ESTCA_SPKI *newspki;
 	struct conn *c;
@@ -721,7 +722,8 @@ sign_built(struct signd *sd, struct slot *sl)
 		snprintf(sl->reason, sizeof(sl->reason), "HSM unavailable; retry later");
 		return err;
 	}
-	err = estca_sign_ee(sl->ca, sl->x, sl->verify, sl->reason, sizeof(sl->reason));
+	err = estca_sign_ee(sl->ca, sl->x, sl->verify, &sl->der, sl->reason,
+	    sizeof(sl->reason));
 	hsm_release(sd, err);
 	ERR_clear_error();
 	return err;
@@ -873,7 +875,8 @@ issue_start(struct signd *sd, struct conn *c, struct slot *sl, int defer)
 	    &sl->newkey, &sl->newspki, sl->reason, sizeof(sl->reason));
 	defer = defer && !keygen;
 	if (err == 0 && !defer)
-		err = estca_sign_ee(ca, sl->x, rq.verify, sl->reason, sizeof(sl->reason));
+		err = estca_sign_ee(ca, sl->x, rq.verify, &sl->der, sl->reason,
+		    sizeof(sl->reason));
 	hsm_release(sd, err);
 	if (sl->newspki != NULL)
 		sl->a.spki = sl->newspki;
@@ -894,6 +897,7 @@ slot_start(struct signd *sd, struct conn *c, const unsigned char *in,
 	long version, op;
 
 	memset(sl, 0, sizeof(*sl));
+	estca_buf_init(&sl->der, ESTCA_WIRE_MAX_REPLY, false);
 	sl->c = c;
 	sl->state = SLOT_READY;
 	if ((sl->rep = ESTCA_REPLY_new()) == NULL ||
@@ -949,7 +953,7 @@ slot_finish(struct signd *sd, const struct conn *c, struct slot *sl,
 			sl->a.serial = sl->serial;
 			sl->a.result = "issued";
 			audit(sd, &sl->a);
-			r = estca_reply_add_cert(sl->rep, sl->x);
+			r = estca_reply_add_der(sl->rep, sl->der.data, sl->der.len);
 			if (r == 0 && sl->keygen)
 				r = pkcs8_into(sl->rep, sl->newkey);
 		} else {
@@ -968,6 +972,7 @@ slot_finish(struct signd *sd, const struct conn *c, struct slot *sl,
 	ESTCA_REPLY_free(sl->rep);
 	ESTCA_REQ_free(sl->q);
 	X509_free(sl->x);
+	estca_buf_free(&sl->der);
 	EVP_PKEY_free(sl->newkey);
 	ESTCA_SPKI_free(sl->newspki);
 	sl->rep = NULL;

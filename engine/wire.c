@@ -44,29 +44,38 @@ ASN1_SEQUENCE(ESTCA_REPLY) = {
 IMPLEMENT_ASN1_FUNCTIONS(ESTCA_REPLY)
 
 int
-estca_reply_add_cert(ESTCA_REPLY *rep, const X509 *x)
+estca_reply_add_der(ESTCA_REPLY *rep, const unsigned char *der, size_t len)
 {
-	unsigned char *der = NULL;
-	int n = i2d_X509(x, &der);
 	ASN1_STRING *seq = NULL;
 	ASN1_TYPE *t = NULL;
 
-	if (n <= 0)
+	if (len == 0 || len > INT_MAX || der[0] != 0x30)
 		return ESTCA_ERR_INTERNAL;
 	if ((rep->certs == NULL && (rep->certs = sk_ASN1_TYPE_new_null()) == NULL) ||
 	    (seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL ||
-	    (t = ASN1_TYPE_new()) == NULL) {
+	    !ASN1_STRING_set(seq, der, (int)len) || (t = ASN1_TYPE_new()) == NULL) {
 		ASN1_STRING_free(seq);
-		OPENSSL_free(der);
 		return ESTCA_ERR_NOMEM;
 	}
-	ASN1_STRING_set0(seq, der, n);
 	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, seq);
 	if (!sk_ASN1_TYPE_push(rep->certs, t)) {
 		ASN1_TYPE_free(t);
 		return ESTCA_ERR_NOMEM;
 	}
 	return 0;
+}
+
+int
+estca_reply_add_cert(ESTCA_REPLY *rep, const X509 *x)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(x, &der), r;
+
+	if (n <= 0)
+		return ESTCA_ERR_INTERNAL;
+	r = estca_reply_add_der(rep, der, (size_t)n);
+	OPENSSL_free(der);
+	return r;
 }
 
 int

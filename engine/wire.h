@@ -101,6 +101,8 @@ int estca_reply_encode(const ESTCA_REPLY *r, struct estca_buf *b) ESTCA_WUR;
  * estca_reply_cert() decodes certificate i into a new X509.
  */
 int estca_reply_add_cert(ESTCA_REPLY *rep, const X509 *x) ESTCA_WUR;
+/* The same from a certificate's DER (copied). */
+int estca_reply_add_der(ESTCA_REPLY *rep, const unsigned char *der, size_t len) ESTCA_WUR;
 int estca_reply_ncerts(const ESTCA_REPLY *rep);
 int estca_reply_cert_der(const ESTCA_REPLY *rep, int i, const unsigned char **der,
     size_t *len) ESTCA_WUR;

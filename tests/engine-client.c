@@ -186,13 +186,23 @@ pipe_mode(int argc, char **argv)
 			X509 *x = NULL;
 			char *hex = NULL;
 
+			const unsigned char *der;
+			unsigned char *again = NULL;
+			size_t dlen;
+			int alen;
+
+			/* the engine's DER must be what OpenSSL would encode */
 			if (estca_reply_cert(rep, 0, &x) == 0 &&
+			    estca_reply_cert_der(rep, 0, &der, &dlen) == 0 &&
+			    (alen = i2d_X509(x, &again)) > 0 && (size_t)alen == dlen &&
+			    memcmp(again, der, dlen) == 0 &&
 			    (hex = i2s_ASN1_INTEGER(NULL, X509_get0_serialNumber(x))) != NULL) {
 				printf("sign 0 %s\n", hex);
 				PEM_write_X509(out, x);
 			} else {
-				printf("sign 0 undecodable\n");
+				printf("sign 0 undecodable-or-not-DER\n");
 			}
+			OPENSSL_free(again);
 			OPENSSL_free(hex);
 			X509_free(x);
 		} else {
