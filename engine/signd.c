@@ -1064,6 +1064,13 @@ conn_main(void *arg)
 			}
 			c->head = (c->head + 1) % PIPELINE;
 			c->count--;
+			/* many large replies: write before the buffer's cap */
+			if (!failed && out.len >= OUT_FLUSH) {
+				if (estca_write_all(c->fd, out.data, out.len,
+				    WRITE_TIMEOUT_MS) != 0)
+					failed = closing = 1;
+				estca_buf_reset(&out);
+			}
 		}
 		if (!failed && out.len > 0 && (closing || out.len >= OUT_FLUSH ||
 		    !estca_reader_has_frame(&in))) {
@@ -1083,6 +1090,10 @@ conn_main(void *arg)
 				wait_head(c);
 				continue;
 			}
+			/* replies still queued behind a buffered frame go out first */
+			if (!failed && out.len > 0 &&
+			    estca_write_all(c->fd, out.data, out.len, WRITE_TIMEOUT_MS) != 0)
+				failed = 1;
 			if (bad && !failed)
 				(void)send_error(c->fd, bad, bad == ESTCA_ERR_TOO_LARGE ?
 				    "request too large" : "empty frame");
@@ -1094,10 +1105,16 @@ conn_main(void *arg)
 		}
 		if (c->count > 0 && !estca_reader_has_frame(&in)) {
 			/* signatures pending: take what the socket has, without waiting */
-			if (estca_reader_fill(&in, c->fd, &eof) != 0) {
-				if (!eof)
+			if ((r = estca_reader_fill(&in, c->fd, ESTCA_WIRE_MAX_REQUEST,
+			    &eof)) != 0) {
+				if (r == ESTCA_ERR_TOO_LARGE || r == ESTCA_ERR_MALFORMED) {
+					log_warn("uid %ld sent a bad frame (%s); closing",
+					    (long)c->uid, estca_strerror(r));
+					bad = r;
+				} else if (!eof) {
 					log_warn("uid %ld: connection dropped mid-request",
 					    (long)c->uid);
+				}
 				closing = 1;
 				continue;
 			}
@@ -1129,7 +1146,9 @@ conn_main(void *arg)
 			    ESTCA_WIRE_MAX_REQUEST, -1, READ_TIMEOUT_MS, &p, &n, &eof);
 			if (r != 0)
 				break;
-			more = estca_reader_has_frame(&in) && c->count + 1 < PIPELINE;
+			/* shutting down: finish what is here, take nothing new */
+			more = estca_reader_has_frame(&in) && c->count + 1 < PIPELINE &&
+			    !atomic_load(&sd->stopping);
 			sl = &c->slots[(c->head + c->count) % PIPELINE];
 			slot_start(sd, c, p, n, sl, more || k > 0);
 			c->count++;
@@ -1529,9 +1548,12 @@ out:
 			;
 		if (sd.active > 0) {
 			log_warn("%d connections still busy at exit", sd.active);
-			pthread_mutex_unlock(&sd.lock);
-			/* threads still hold keys: do not free under them */
-			return rc;
+			/*
+			 * Threads still use keys, the token and this stack frame:
+			 * leave without exit handlers (OpenSSL, libp11 clean-up)
+			 * running under them.
+			 */
+			_exit(rc);
 		}
 		pthread_mutex_unlock(&sd.lock);
 	}

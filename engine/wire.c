@@ -453,12 +453,15 @@ estca_reader_next(struct estca_reader *r, int fd, int wake_fd, size_t max,
 }
 
 int
-estca_reader_fill(struct estca_reader *r, int fd, int *eof)
+estca_reader_fill(struct estca_reader *r, int fd, size_t max, int *eof)
 {
+	size_t flen;
 	ssize_t k;
 	int st;
 
 	*eof = 0;
+	if ((st = buffered(r, max, &flen)) != 0)
+		return st < 0 ? st : 0;   /* a bad header, or a whole frame already */
 	compact(r);
 	if ((st = estca_buf_reserve(&r->b, READ_CHUNK)) != 0)
 		return st;

@@ -151,9 +151,11 @@ int estca_reader_next(struct estca_reader *r, int fd, int wake_fd, size_t max,
     int *eof) ESTCA_WUR;
 /*
  * Take what the socket holds now, without waiting: 0 (maybe nothing new),
- * or ESTCA_ERR_IO when the peer closed (*eof if between frames) or failed.
+ * ESTCA_ERR_IO when the peer closed (*eof if between frames) or failed,
+ * ESTCA_ERR_TOO_LARGE / _MALFORMED when the next frame's header is bad
+ * (above max, or empty).
  */
-int estca_reader_fill(struct estca_reader *r, int fd, int *eof) ESTCA_WUR;
+int estca_reader_fill(struct estca_reader *r, int fd, size_t max, int *eof) ESTCA_WUR;
 int estca_write_all(int fd, const unsigned char *p, size_t n, int timeout_ms) ESTCA_WUR;
 
 #endif

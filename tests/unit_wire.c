@@ -214,6 +214,23 @@ main(void)
 		estca_reader_free(&rd);
 		close(sv[0]);
 		close(sv[1]);
+		/* fill: takes what is there, reports a bad header without reading on */
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		estca_reader_init(&rd, 1024, false);
+		check(estca_reader_fill(&rd, sv[1], 1024, &eof) == 0 && eof == 0 &&
+		    !estca_reader_has_frame(&rd), "fill on an empty socket returns at once");
+		check(estca_write_all(sv[0], b.data, b.len, 1000) == 0 &&
+		    estca_reader_fill(&rd, sv[1], 1024, &eof) == 0 &&
+		    estca_reader_has_frame(&rd), "fill takes a waiting frame");
+		estca_reader_free(&rd);
+		estca_reader_init(&rd, 4, false);
+		check(estca_write_all(sv[0], b.data, b.len, 1000) == 0 &&
+		    estca_reader_fill(&rd, sv[1], 4, &eof) == 0 &&
+		    estca_reader_fill(&rd, sv[1], 4, &eof) == ESTCA_ERR_TOO_LARGE,
+		    "fill reports a frame above the cap");
+		estca_reader_free(&rd);
+		close(sv[0]);
+		close(sv[1]);
 		/* the wake descriptor ends an idle wait */
 		{
 			int wp[2];
