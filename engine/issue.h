@@ -27,6 +27,7 @@ struct estca_ca {
 	X509 *cert;               /* this CA's certificate */
 	STACK_OF(X509) *chain;    /* cert first, then its issuers */
 	const EVP_MD *md;         /* digest matching the CA key */
+	EVP_MD *md_fetched;       /* md fetched from the provider, owned; or NULL */
 	int pss;                  /* RSA CA: sign RSASSA-PSS, not PKCS#1 v1.5 */
 	struct estca_hsm *hsm;    /* token for PSS (CKM_RSA_PKCS_PSS), by key_label */
 };

@@ -285,6 +285,9 @@ load_chain(struct estca_ca *ca, const char *path)
 		return ESTCA_ERR_CONFIG;
 	}
 	ca->md = estca_md_for_key(X509_get0_pubkey(ca->cert));
+	/* fetched once: the per-signature digest calls skip the lookup */
+	if ((ca->md_fetched = EVP_MD_fetch(NULL, EVP_MD_get0_name(ca->md), NULL)) != NULL)
+		ca->md = ca->md_fetched;
 	return 0;
 }
 
@@ -1411,8 +1414,10 @@ static void
 cleanup(struct signd *sd)
 {
 	free_keys(sd);
-	for (size_t i = 0; i < sd->ncas; i++)
+	for (size_t i = 0; i < sd->ncas; i++) {
 		sk_X509_pop_free(sd->cas[i].chain, X509_free);
+		EVP_MD_free(sd->cas[i].md_fetched);
+	}
 	estca_hsm_close(sd->hsm);
 	estca_curves_free(&sd->curves);
 	estca_conf_free(&sd->conf);
