@@ -281,16 +281,13 @@ set_validity(X509 *x, long secs, const ASN1_TIME *cap)
 	return 1;
 }
 
-/* A digest-sign context for key: PSS (salt = digest length) when pss. */
+/* A digest-sign context for key (PKCS#1 v1.5 or ECDSA through libp11). */
 static EVP_MD_CTX *
-sign_ctx(EVP_PKEY *key, const EVP_MD *md, int pss)
+sign_ctx(EVP_PKEY *key, const EVP_MD *md)
 {
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	EVP_PKEY_CTX *pctx = NULL;
 
-	if (m == NULL || EVP_DigestSignInit(m, &pctx, md, NULL, key) != 1 ||
-	    (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0))) {
+	if (m == NULL || EVP_DigestSignInit(m, NULL, md, NULL, key) != 1) {
 		EVP_MD_CTX_free(m);
 		return NULL;
 	}
@@ -298,10 +295,10 @@ sign_ctx(EVP_PKEY *key, const EVP_MD *md, int pss)
 }
 
 int
-estca_sign_probe(EVP_PKEY *key, const EVP_MD *md, int pss,
-    const unsigned char *data, size_t len, unsigned char *sig, size_t *siglen)
+estca_sign_probe(EVP_PKEY *key, const EVP_MD *md, const unsigned char *data,
+    size_t len, unsigned char *sig, size_t *siglen)
 {
-	EVP_MD_CTX *m = sign_ctx(key, md, pss);
+	EVP_MD_CTX *m = sign_ctx(key, md);
 	int ok = m != NULL && EVP_DigestSign(m, sig, siglen, data, len) == 1;
 
 	EVP_MD_CTX_free(m);
@@ -309,14 +306,14 @@ estca_sign_probe(EVP_PKEY *key, const EVP_MD *md, int pss,
 }
 
 /*
- * Sign x; verify_with NULL skips the check of the HSM's signature.
- * PKCS#1 v1.5 and ECDSA go through libp11's key (pss is 0 there).
+ * Sign x (CA certificates, estca-ca); verify_with NULL skips the check of
+ * the HSM's signature.  End-entity certificates go through estca_sign_ee.
  */
 static int
-sign_and_check(X509 *x, EVP_PKEY *key, const EVP_MD *md, int pss,
-    EVP_PKEY *verify_with, char *reason, size_t reasonlen)
+sign_and_check(X509 *x, EVP_PKEY *key, const EVP_MD *md, EVP_PKEY *verify_with,
+    char *reason, size_t reasonlen)
 {
-	EVP_MD_CTX *m = sign_ctx(key, md, pss);
+	EVP_MD_CTX *m = sign_ctx(key, md);
 	int ok = m != NULL && X509_sign_ctx(x, m) > 0;
 
 	EVP_MD_CTX_free(m);
@@ -651,7 +648,7 @@ estca_issue_ca(EVP_PKEY *sign_key, const EVP_MD *md, const X509 *issuer,
 	if ((r = estca_lint(x, issuer ? issuer : x, reason, reasonlen)) != 0)
 		goto out;
 	verify_with = issuer ? X509_get0_pubkey(issuer) : subject_pub;
-	if ((r = sign_and_check(x, sign_key, md, 0, verify_with, reason, reasonlen)) != 0)
+	if ((r = sign_and_check(x, sign_key, md, verify_with, reason, reasonlen)) != 0)
 		goto out;
 	*out = x;
 	return 0;

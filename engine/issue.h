@@ -78,13 +78,12 @@ int estca_issue_ca(EVP_PKEY *sign_key, const EVP_MD *md, const X509 *issuer,
     char *reason, size_t reasonlen) ESTCA_WUR;
 
 /*
- * Sign data with key the way the CA signs certificates (PKCS#1 v1.5,
- * ECDSA, or RSASSA-PSS with the digest's length as salt when pss), into
- * sig (*siglen in: its size).  For the engine's start-up self-test.
+ * Sign data with key through libp11 (PKCS#1 v1.5 or ECDSA), into sig
+ * (*siglen in: its size).  For the engine's start-up self-test; PSS CAs
+ * are tested with estca_hsm_sign_pss().
  */
-int estca_sign_probe(EVP_PKEY *key, const EVP_MD *md, int pss,
-    const unsigned char *data, size_t len, unsigned char *sig, size_t *siglen)
-    ESTCA_WUR;
+int estca_sign_probe(EVP_PKEY *key, const EVP_MD *md, const unsigned char *data,
+    size_t len, unsigned char *sig, size_t *siglen) ESTCA_WUR;
 
 /* RFC 5280 checks of a built certificate before it is signed. */
 int estca_lint(const X509 *x, const X509 *issuer, char *reason, size_t reasonlen) ESTCA_WUR;

@@ -1377,8 +1377,8 @@ load_keys(struct signd *sd)
 			    estca_hsm_sign_pss(sd->hsm, ca->key_label,
 			    EVP_MD_get_type(ca->md), md, mdlen, sig, &siglen) == 0;
 		} else {
-			ok = estca_sign_probe(ca->key, ca->md, 0, probe, sizeof(probe),
-			    sig, &siglen) == 0;
+			ok = estca_sign_probe(ca->key, ca->md, probe, sizeof(probe), sig,
+			    &siglen) == 0;
 		}
 		m = EVP_MD_CTX_new();
 		ok = ok && m != NULL &&
