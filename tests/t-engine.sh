@@ -359,10 +359,29 @@ else
 	fail "OpenSC's pkcs11-spy.so found (package opensc-pkcs11)"
 fi
 
-# Clean shutdown.
+# Clean shutdown, while pipelined batches are being signed (RSA-3072 makes
+# them last): the batch in progress is answered and audited, the requests
+# behind it are not taken, and the engine exits 0.
+before=$(grep -c 'result=issued ca="rsa3072"' "$D/audit.log")
+"$EC" "$SOCK" pipe rsa3072 device "$D/ec256.csr" 100 "$D/pipe3.pem" > "$D/pipe3.out" &
+PIPE_PID=$!
+for _ in $(seq 1000); do
+	[ "$(grep -c 'result=issued ca="rsa3072"' "$D/audit.log")" -gt "$before" ] && break
+	sleep 0.01
+done
 kill -TERM "$ENGINE_PID"
 wait "$ENGINE_PID"
 is "SIGTERM: engine exits 0" "$?" 0
+wait "$PIPE_PID"
+got=$(grep -c '^sign 0 [0-9A-F]' "$D/pipe3.out")
+audited=$(( $(grep -c 'result=issued ca="rsa3072"' "$D/audit.log") - before ))
+if [ "$got" -gt 0 ] && [ "$got" -lt 100 ] && [ "$got" -eq "$audited" ] &&
+    grep -q '^reply [0-9]* missing' "$D/pipe3.out"; then
+	ok "SIGTERM mid-batch: the batch's replies are delivered and audited ($got), no more taken"
+else
+	fail "SIGTERM mid-batch: the batch's replies are delivered and audited" \
+	    "got $got replies, $audited audit lines: $(tail -2 "$D/pipe3.out")"
+fi
 ENGINE_PID=
 if [ -e "$SOCK" ]; then fail "SIGTERM: socket removed"; else ok "SIGTERM: socket removed"; fi
 # the pipelined batches above went (partly) through the signer threads
