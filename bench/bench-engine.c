@@ -71,6 +71,18 @@ check_first(struct eng_arg *a, const unsigned char *der, size_t len)
 	X509_free(x);
 }
 
+/* What every request of the benchmark asks for. */
+static void
+sign_args(const struct eng_arg *a, struct estca_sign_args *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->ca_name = a->ca;
+	sa->profile = "device";
+	sa->subject = a->subj;
+	sa->spki = a->spki;
+	sa->requester = "bench";
+}
+
 /* depth 1: the client library's call, one request then its reply. */
 static void
 eng_sync(struct eng_arg *a, struct estca_engine *e)
@@ -78,12 +90,7 @@ eng_sync(struct eng_arg *a, struct estca_engine *e)
 	struct estca_sign_args sa;
 	char reason[256];
 
-	memset(&sa, 0, sizeof(sa));
-	sa.ca_name = a->ca;
-	sa.profile = "device";
-	sa.subject = a->subj;
-	sa.spki = a->spki;
-	sa.requester = "bench";
+	sign_args(a, &sa);
 	while (!atomic_load(&stop_flag)) {
 		unsigned char *der = NULL;
 		size_t len = 0;
@@ -98,26 +105,6 @@ eng_sync(struct eng_arg *a, struct estca_engine *e)
 	}
 }
 
-/* One framed sign request, the same bytes every time. */
-static int
-sign_frame(const struct eng_arg *a, struct estca_buf *msg)
-{
-	ESTCA_REQ *q = ESTCA_REQ_new();
-	int r = -1;
-
-	if (q != NULL && estca_wire_set_int(&q->version, ESTCA_WIRE_VERSION) == 0 &&
-	    estca_wire_set_int(&q->op, ESTCA_OP_SIGN) == 0 &&
-	    estca_wire_set_str(&q->ca_name, a->ca) == 0 &&
-	    estca_wire_set_str(&q->profile, "device") == 0 &&
-	    estca_wire_set_str(&q->requester, "bench") == 0 &&
-	    (q->subject = X509_NAME_dup(a->subj)) != NULL &&
-	    estca_spki_from_pubkey(a->spki, &q->spki) == 0 &&
-	    estca_req_encode(q, msg) == 0)
-		r = 0;
-	ESTCA_REQ_free(q);
-	return r;
-}
-
 /*
  * depth > 1: keep depth requests written ahead of the replies read, as
  * many web workers sharing one engine would; every reply is decoded and
@@ -127,11 +114,13 @@ static void
 eng_pipelined(struct eng_arg *a)
 {
 	struct sockaddr_un sun;
+	struct estca_sign_args sa;
 	struct estca_buf msg;
 	struct estca_reader rd;
 	long inflight = 0;
 	int fd;
 
+	sign_args(a, &sa);
 	estca_buf_init(&msg, ESTCA_WIRE_MAX_REQUEST + 4, false);
 	estca_reader_init(&rd, ESTCA_WIRE_MAX_REPLY, false);
 	memset(&sun, 0, sizeof(sun));
@@ -139,7 +128,7 @@ eng_pipelined(struct eng_arg *a)
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    sign_frame(a, &msg) != 0) {
+	    estca_sign_frame(&sa, &msg) != 0) {
 		a->c.errors++;
 		goto out;
 	}

@@ -30,8 +30,9 @@ estca_buf_free(struct estca_buf *b)
 void
 estca_buf_reset(struct estca_buf *b)
 {
+	/* bytes past len never held data: wiping the used part suffices */
 	if (b->secret && b->data != NULL)
-		OPENSSL_cleanse(b->data, b->alloc);
+		OPENSSL_cleanse(b->data, b->len);
 	b->len = 0;
 }
 

@@ -256,29 +256,21 @@ estca_engine_get_chain(struct estca_engine *e, const char *ca_name,
 	return r;
 }
 
-/*
- * Send a sign or keygen request and check the reply's shape: status 0,
- * exactly one certificate, and a key for keygen.  *out is the reply.
- */
+/* The sign (key_type NULL) or keygen request for a; *out owned by caller. */
 static int
-issue(struct estca_engine *e, const struct estca_sign_args *a,
-    const char *key_type, ESTCA_REPLY **out, char *reason, size_t reasonlen)
+issue_req(const struct estca_sign_args *a, const char *key_type, ESTCA_REQ **out)
 {
 	ESTCA_REQ *q = new_req(key_type ? ESTCA_OP_KEYGEN : ESTCA_OP_SIGN);
-	ESTCA_REPLY *rep = NULL;
 	int r = ESTCA_ERR_NOMEM;
 
 	*out = NULL;
-	if (q == NULL)
-		goto fail;
-	if (estca_wire_set_str(&q->ca_name, a->ca_name) != 0 ||
+	if (q == NULL ||
+	    estca_wire_set_str(&q->ca_name, a->ca_name) != 0 ||
 	    estca_wire_set_str(&q->profile, a->profile) != 0 ||
-	    estca_wire_set_str(&q->requester, a->requester ? a->requester : "") != 0)
-		goto fail;
-	if ((q->subject = X509_NAME_dup(a->subject)) == NULL)
-		goto fail;
-	if (a->sans != NULL && (q->sans = ASN1_item_dup(
-	    ASN1_ITEM_rptr(GENERAL_NAMES), (void *)a->sans)) == NULL)
+	    estca_wire_set_str(&q->requester, a->requester ? a->requester : "") != 0 ||
+	    (q->subject = X509_NAME_dup(a->subject)) == NULL ||
+	    (a->sans != NULL && (q->sans = ASN1_item_dup(
+	    ASN1_ITEM_rptr(GENERAL_NAMES), (void *)a->sans)) == NULL))
 		goto fail;
 	if (key_type != NULL) {
 		if (estca_wire_set_str(&q->key_type, key_type) != 0)
@@ -290,11 +282,49 @@ issue(struct estca_engine *e, const struct estca_sign_args *a,
 	if (a->validity_secs > 0 &&
 	    estca_wire_set_int(&q->validity, a->validity_secs) != 0)
 		goto fail;
+	*out = q;
+	return 0;
+fail:
+	ESTCA_REQ_free(q);
+	return r;
+}
+
+int
+estca_sign_frame(const struct estca_sign_args *a, struct estca_buf *frame)
+{
+	ESTCA_REQ *q;
+	int r;
+
+	if ((r = issue_req(a, NULL, &q)) != 0)
+		return r;
+	r = estca_req_encode(q, frame);
+	ESTCA_REQ_free(q);
+	return r;
+}
+
+/*
+ * Send a sign or keygen request and check the reply's shape: status 0,
+ * exactly one certificate, and a key for keygen.  *out is the reply.
+ */
+static int
+issue(struct estca_engine *e, const struct estca_sign_args *a,
+    const char *key_type, ESTCA_REPLY **out, char *reason, size_t reasonlen)
+{
+	ESTCA_REQ *q;
+	ESTCA_REPLY *rep = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = issue_req(a, key_type, &q)) != 0) {
+		set_reason(reason, reasonlen, r);
+		return r;
+	}
 	r = estca_engine_call(e, q, &rep);
 	ESTCA_REQ_free(q);
-	q = NULL;
-	if (r != 0)
-		goto fail;
+	if (r != 0) {
+		set_reason(reason, reasonlen, r);
+		return r;
+	}
 	r = estca_reply_status(rep, reason, reasonlen);
 	if (r == 0 && (estca_reply_ncerts(rep) != 1 ||
 	    (key_type != NULL && rep->pkcs8 == NULL))) {
@@ -307,10 +337,6 @@ issue(struct estca_engine *e, const struct estca_sign_args *a,
 	}
 	*out = rep;
 	return 0;
-fail:
-	ESTCA_REQ_free(q);
-	set_reason(reason, reasonlen, r);
-	return r;
 }
 
 int

@@ -55,6 +55,13 @@ int estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
     X509 **cert, char *reason, size_t reasonlen) ESTCA_WUR;
 
 /*
+ * The framed sign request for a, appended to frame, as estca_engine_sign()
+ * would send it: for callers that write several requests before reading
+ * the replies (the engine answers them in order).
+ */
+int estca_sign_frame(const struct estca_sign_args *a, struct estca_buf *frame) ESTCA_WUR;
+
+/*
  * The same, handing back the certificate's DER as the engine sent it
  * (*der, *derlen; free with OPENSSL_free) without decoding it: for callers
  * that only pass the certificate on.

@@ -87,25 +87,50 @@ raw(const char *path, const char *file)
 	return r == 0 ? 0 : refused(r, reason);
 }
 
-/* The framed DER of a request built by fill(), appended to b. */
+/* A CSR from a PEM file and its subjectAltNames (*sans NULL if none). */
+static X509_REQ *
+read_csr(const char *path, GENERAL_NAMES **sans)
+{
+	STACK_OF(X509_EXTENSION) *exts;
+	X509_REQ *req;
+	FILE *f = fopen(path, "r");
+
+	*sans = NULL;
+	if (f == NULL)
+		return NULL;
+	req = PEM_read_X509_REQ(f, NULL, NULL, NULL);
+	fclose(f);
+	if (req != NULL && (exts = X509_REQ_get_extensions(req)) != NULL) {
+		*sans = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	}
+	return req;
+}
+
+/* Sign arguments for a CSR's subject, SANs and key. */
+static void
+csr_args(struct estca_sign_args *a, const char *ca, const char *profile,
+    X509_REQ *req, const GENERAL_NAMES *sans, const char *requester)
+{
+	memset(a, 0, sizeof(*a));
+	a->ca_name = ca;
+	a->profile = profile;
+	a->subject = X509_REQ_get_subject_name(req);
+	a->sans = sans;
+	a->spki = X509_REQ_get_X509_PUBKEY(req);
+	a->requester = requester;
+}
+
+/* A framed health or chain request (no arguments but the CA). */
 static int
-add_frame(struct estca_buf *b, long op, const char *ca, const char *profile,
-    const X509_REQ *req, const GENERAL_NAMES *sans)
+add_plain_frame(struct estca_buf *b, long op, const char *ca)
 {
 	ESTCA_REQ *q = ESTCA_REQ_new();
 	int r = -1;
 
 	if (q != NULL && estca_wire_set_int(&q->version, ESTCA_WIRE_VERSION) == 0 &&
 	    estca_wire_set_int(&q->op, op) == 0 &&
-	    estca_wire_set_str(&q->ca_name, ca) == 0 &&
-	    (profile == NULL || (estca_wire_set_str(&q->profile, profile) == 0 &&
-	    estca_wire_set_str(&q->requester, "engine-client pipe") == 0 &&
-	    (q->subject = X509_NAME_dup(X509_REQ_get_subject_name(req))) != NULL &&
-	    (sans == NULL || (q->sans = ASN1_item_dup(ASN1_ITEM_rptr(GENERAL_NAMES),
-	    (void *)sans)) != NULL) &&
-	    estca_spki_from_pubkey(X509_REQ_get_X509_PUBKEY((X509_REQ *)req),
-	    &q->spki) == 0)) &&
-	    estca_req_encode(q, b) == 0)
+	    estca_wire_set_str(&q->ca_name, ca) == 0 && estca_req_encode(q, b) == 0)
 		r = 0;
 	ESTCA_REQ_free(q);
 	return r;
@@ -121,34 +146,30 @@ pipe_mode(int argc, char **argv)
 	struct estca_buf msg;
 	struct estca_reader rd;
 	struct sockaddr_un sun;
-	STACK_OF(X509_EXTENSION) *exts;
+	struct estca_sign_args good, badprof;
 	GENERAL_NAMES *sans = NULL;
 	X509_REQ *req;
-	FILE *f = fopen(argv[5], "r"), *out;
+	FILE *out;
 	const char *kind[300];
 
-	if (f == NULL || n < 2 || n > 256)
+	if (n < 2 || n > 256 || (req = read_csr(argv[5], &sans)) == NULL)
 		return 1;
-	req = PEM_read_X509_REQ(f, NULL, NULL, NULL);
-	fclose(f);
-	if (req == NULL)
-		return 1;
-	if ((exts = X509_REQ_get_extensions(req)) != NULL)
-		sans = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+	csr_args(&good, ca, profile, req, sans, "engine-client pipe");
+	csr_args(&badprof, ca, "no-such-profile", req, sans, "engine-client pipe");
 	estca_buf_init(&msg, 4 * 1024 * 1024, false);
 	for (int i = 0; i < n; i++) {
 		if (i == n / 2) {
-			if (add_frame(&msg, ESTCA_OP_HEALTH, ca, NULL, NULL, NULL) != 0 ||
-			    add_frame(&msg, ESTCA_OP_SIGN, ca, "no-such-profile", req,
-			    sans) != 0 || estca_buf_add(&msg, junk, sizeof(junk)) != 0 ||
-			    add_frame(&msg, ESTCA_OP_GET_CHAIN, ca, NULL, NULL, NULL) != 0)
+			if (add_plain_frame(&msg, ESTCA_OP_HEALTH, ca) != 0 ||
+			    estca_sign_frame(&badprof, &msg) != 0 ||
+			    estca_buf_add(&msg, junk, sizeof(junk)) != 0 ||
+			    add_plain_frame(&msg, ESTCA_OP_GET_CHAIN, ca) != 0)
 				return 1;
 			kind[total++] = "health";
 			kind[total++] = "badprofile";
 			kind[total++] = "junk";
 			kind[total++] = "chain";
 		}
-		if (add_frame(&msg, ESTCA_OP_SIGN, ca, profile, req, sans) != 0)
+		if (estca_sign_frame(&good, &msg) != 0)
 			return 1;
 		kind[total++] = "sign";
 	}
@@ -216,7 +237,6 @@ done:
 	estca_reader_free(&rd);
 	estca_buf_free(&msg);
 	GENERAL_NAMES_free(sans);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_REQ_free(req);
 	return r;
 }
@@ -264,28 +284,14 @@ main(int argc, char **argv)
 		unsigned char *p8 = NULL;
 		size_t p8len = 0;
 		struct estca_sign_args a;
-		STACK_OF(X509_EXTENSION) *exts;
 		GENERAL_NAMES *sans = NULL;
 		X509_REQ *req;
 		X509 *x = NULL;
-		FILE *f = fopen(argv[kg ? 6 : 5], "r");
 
-		if (f == NULL)
+		if ((req = read_csr(argv[kg ? 6 : 5], &sans)) == NULL)
 			return 1;
-		req = PEM_read_X509_REQ(f, NULL, NULL, NULL);
-		fclose(f);
-		if (req == NULL)
-			return 1;
-		if ((exts = X509_REQ_get_extensions(req)) != NULL)
-			sans = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
-		memset(&a, 0, sizeof(a));
-		a.ca_name = argv[3];
-		a.profile = argv[4];
-		a.subject = X509_REQ_get_subject_name(req);
-		a.sans = sans;
-		a.spki = X509_REQ_get_X509_PUBKEY(req);
+		csr_args(&a, argv[3], argv[4], req, sans, "engine-client");
 		a.validity_secs = !kg && argc == 7 ? strtol(argv[6], NULL, 10) : 0;
-		a.requester = "engine-client";
 		if (kg)
 			r = estca_engine_keygen(e, &a, argv[5], &x, &p8, &p8len, reason,
 			    sizeof(reason));
@@ -293,7 +299,6 @@ main(int argc, char **argv)
 			r = estca_engine_sign(e, &a, &x, reason, sizeof(reason));
 		estca_engine_close(e);
 		GENERAL_NAMES_free(sans);
-		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 		X509_REQ_free(req);
 		if (r != 0)
 			return refused(r, reason);
