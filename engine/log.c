@@ -49,10 +49,13 @@ estca_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* one event, one line: a reason never spans lines */
+	/* one event, one line: a reason never spans lines, and no control
+	 * character (terminal escapes) reaches the log */
 	for (char *p = msg; *p; p++)
-		if (*p == '\n' || *p == '\r')
+		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+		else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (log_syslog) {
 		syslog(level, "%s", msg);
 		return;
@@ -79,4 +82,58 @@ estca_log_ssl(int level, const char *what)
 	}
 	if (!any)
 		estca_log(level, "%s", what);
+}
+
+/* The escaped form of c into e (1, 2 or 4 characters); returns its length. */
+static size_t
+escape_byte(unsigned char c, char e[4])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c == '"' || c == '\\') {
+		e[0] = '\\';
+		e[1] = (char)c;
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		e[0] = (char)c;
+		return 1;
+	}
+	e[0] = '\\';
+	e[1] = 'x';
+	e[2] = hex[c >> 4];
+	e[3] = hex[c & 15];
+	return 4;
+}
+
+char *
+estca_log_escape(char *dst, size_t dstlen, const void *src, size_t n)
+{
+	const unsigned char *s = src;
+	size_t o = 0, total = 0, room;
+	char e[4];
+
+	if (dstlen < 4) {
+		if (dstlen > 0)
+			dst[0] = 0;
+		return dst;
+	}
+	for (size_t i = 0; i < n && total < dstlen; i++)
+		total += escape_byte(s[i], e);
+	/* all of it, or what fits before "..." */
+	room = total < dstlen ? dstlen - 1 : dstlen - 4;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = escape_byte(s[i], e);
+
+		if (o + k > room)
+			break;
+		memcpy(dst + o, e, k);
+		o += k;
+	}
+	if (total >= dstlen) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = 0;
+	return dst;
 }

@@ -101,8 +101,34 @@ int estca_spki_inspect(const ESTCA_SPKI *s, const struct estca_curves *curves,
 int estca_profile_check_key(const struct estca_profile *p,
     const struct estca_keyinfo *ki, char *reason, size_t reasonlen) ESTCA_WUR;
 
-/* Does the profile accept these SANs (NULL: none)? */
+/*
+ * Does the profile accept these SANs (NULL: none)?  At most
+ * ESTCA_MAX_SANS, each of a type the profile allows and whose value
+ * passes estca_san_syntax().
+ */
+#define ESTCA_MAX_SANS 64
 int estca_profile_check_sans(const struct estca_profile *p,
     const STACK_OF(GENERAL_NAME) *sans, char *reason, size_t reasonlen) ESTCA_WUR;
+
+/*
+ * Syntax of one subjectAltName value of type gen_type (GEN_DNS,
+ * GEN_IPADD, GEN_EMAIL, GEN_URI), n bytes at v.  NULL when it is
+ * acceptable, else a short constant text saying why not:
+ *   iPAddress   exactly 4 or 16 bytes;
+ *   dNSName     1..253 characters, dot-separated labels of 1..63 letters,
+ *               digits and hyphens, no hyphen first or last, no empty
+ *               label (no leading or trailing dot), the last label not
+ *               all digits; the first label may be "*" when two or more
+ *               labels follow;
+ *   rfc822Name  local@domain, at most 254 characters: a local part of
+ *               1..64 printable ASCII characters other than space and
+ *               '@', a domain as a dNSName without wildcard;
+ *   URI         at most 1024 characters, "scheme:" (RFC 3986: a letter,
+ *               then letters, digits, '+', '-', '.') and something after
+ *               it, only RFC 3986 characters, '%' followed by two hex
+ *               digits.
+ * Other types: "type not supported".
+ */
+const char *estca_san_syntax(int gen_type, const unsigned char *v, size_t n);
 
 #endif

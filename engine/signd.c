@@ -89,13 +89,16 @@ struct signd {
 	int active;              /* connection threads alive */
 };
 
-/* What one audit line says. */
+/*
+ * What one audit line says.  ca, profile and requester come from the
+ * request and are kept escaped (estca_log_escape), bounded in length.
+ */
 struct audit {
-	const char *event, *ca, *profile, *result, *reason;
+	const char *event, *result, *reason;
 	const X509_NAME *subject;
 	const ESTCA_SPKI *spki;
 	const unsigned char *serial;   /* ESTCA_SERIAL_LEN bytes or NULL */
-	char requester[256];
+	char ca[128], profile[128], requester[512];
 	uid_t uid;
 };
 
@@ -123,7 +126,7 @@ struct slot {
 	int verify;
 	int state;                 /* under conn.mu while signers may see it */
 	struct audit a;
-	char caname[64], profname[64], reason[REASON_LEN];
+	char reason[REASON_LEN];
 	unsigned char serial[ESTCA_SERIAL_LEN];
 	const struct estca_ca *ca;
 	X509 *x;
@@ -440,35 +443,38 @@ load_config(struct signd *sd)
 
 /* ---- audit ---- */
 
-/* Copy s into out, replacing quotes, backslashes and controls. */
+/* A string field of the request, escaped for a log line ("" if absent). */
 static void
-clean(const char *s, char *out, size_t outlen)
+field_text(const ASN1_UTF8STRING *f, char *out, size_t outlen)
 {
-	size_t j = 0;
-
-	for (; *s && j + 1 < outlen; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		out[j++] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
-	}
-	out[j] = 0;
+	if (f == NULL)
+		out[0] = 0;
+	else
+		estca_log_escape(out, outlen, ASN1_STRING_get0_data(f),
+		    (size_t)ASN1_STRING_length(f));
 }
 
+/*
+ * The subject as RFC 2253 text, escaped for the audit line.  Its bytes
+ * are printed raw (no RFC 2253 escapes of controls or UTF-8) so that
+ * estca_log_escape gives every field the same \xNN form.
+ */
 static void
 name_text(const X509_NAME *n, char *out, size_t outlen)
 {
 	BIO *b = BIO_new(BIO_s_mem());
-	char tmp[1024];
-	int k = 0;
+	char *p = NULL;
+	long k = 0;
 
 	out[0] = 0;
 	if (b == NULL)
 		return;
-	if (n != NULL && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0)
-		k = BIO_read(b, tmp, sizeof(tmp) - 1);
-	tmp[k > 0 ? k : 0] = 0;
+	if (n != NULL && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 &
+	    ~(unsigned long)(ASN1_STRFLGS_ESC_CTRL | ASN1_STRFLGS_ESC_MSB)) >= 0)
+		k = BIO_get_mem_data(b, &p);
+	if (k > 0 && p != NULL)
+		estca_log_escape(out, outlen, p, (size_t)k);
 	BIO_free(b);
-	clean(tmp, out, outlen);
 }
 
 static void
@@ -505,14 +511,15 @@ audit(struct signd *sd, const struct audit *a)
 	if (a->serial != NULL)
 		hex(a->serial, ESTCA_SERIAL_LEN, sn, sizeof(sn));
 	name_text(a->subject, subj, sizeof(subj));
-	clean(a->reason ? a->reason : "", reason, sizeof(reason));
+	estca_log_escape(reason, sizeof(reason), a->reason ? a->reason : "",
+	    a->reason ? strlen(a->reason) : 0);
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	n = snprintf(line, sizeof(line),
 	    "%s event=%s result=%s ca=\"%s\" profile=\"%s\" serial=%s "
 	    "subject=\"%s\" spki_sha256=%s requester=\"%s\" peer_uid=%ld reason=\"%s\"\n",
-	    ts, a->event, a->result, a->ca ? a->ca : "", a->profile ? a->profile : "",
-	    sn, subj, fp, a->requester, (long)a->uid, reason);
+	    ts, a->event, a->result, a->ca, a->profile, sn, subj, fp, a->requester,
+	    (long)a->uid, reason);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -551,13 +558,14 @@ set_error(ESTCA_REPLY *rep, int err, const char *reason)
 static int
 op_chain(struct signd *sd, const ESTCA_REQ *q, ESTCA_REPLY *rep)
 {
-	char name[64], reason[REASON_LEN];
+	char name[64], shown[128], reason[REASON_LEN];
 	struct estca_ca *ca;
 
 	if (estca_wire_get_str(q->ca_name, name, sizeof(name)) != 0)
 		return set_error(rep, ESTCA_ERR_MALFORMED, "caName missing or invalid");
 	if ((ca = find_ca(sd, name)) == NULL) {
-		snprintf(reason, sizeof(reason), "unknown CA '%s'", name);
+		field_text(q->ca_name, shown, sizeof(shown));
+		snprintf(reason, sizeof(reason), "unknown CA '%s'", shown);
 		return set_error(rep, ESTCA_ERR_NOT_FOUND, reason);
 	}
 	for (int i = 0; i < sk_X509_num(ca->chain); i++) {
@@ -821,7 +829,7 @@ static void
 issue_start(struct signd *sd, struct conn *c, struct slot *sl, int defer)
 {
 	const ESTCA_REQ *q = sl->q;
-	char keytype[16], caname[64], profname[64];
+	char keytype[16], caname[64], profname[64], shown[128];
 	const struct estca_profile *p = NULL;
 	struct estca_ca *ca = NULL;
 	struct estca_ee_req rq;
@@ -833,10 +841,10 @@ issue_start(struct signd *sd, struct conn *c, struct slot *sl, int defer)
 	sl->a.uid = c->uid;
 	sl->a.subject = q->subject;
 	sl->a.spki = q->spki;
-	if (q->requester != NULL &&
-	    estca_wire_get_str(q->requester, sl->reason, sizeof(sl->a.requester)) == 0)
-		clean(sl->reason, sl->a.requester, sizeof(sl->a.requester));
-	sl->reason[0] = 0;
+	/* as sent, escaped: a bad or oversized field is audited too */
+	field_text(q->requester, sl->a.requester, sizeof(sl->a.requester));
+	field_text(q->ca_name, sl->a.ca, sizeof(sl->a.ca));
+	field_text(q->profile, sl->a.profile, sizeof(sl->a.profile));
 	if (estca_wire_get_str(q->ca_name, caname, sizeof(caname)) != 0 ||
 	    estca_wire_get_str(q->profile, profname, sizeof(profname)) != 0 ||
 	    q->subject == NULL || (!keygen && q->spki == NULL) ||
@@ -849,18 +857,16 @@ issue_start(struct signd *sd, struct conn *c, struct slot *sl, int defer)
 		    "sign needs caName, profile, subject, spki and a valid validity");
 		return;
 	}
-	memcpy(sl->caname, caname, sizeof(caname));
-	memcpy(sl->profname, profname, sizeof(profname));
-	sl->a.ca = sl->caname;
-	sl->a.profile = sl->profname;
 	if ((ca = find_ca(sd, caname)) == NULL) {
 		sl->err = ESTCA_ERR_NOT_FOUND;
-		snprintf(sl->reason, sizeof(sl->reason), "unknown CA '%s'", caname);
+		field_text(q->ca_name, shown, sizeof(shown));
+		snprintf(sl->reason, sizeof(sl->reason), "unknown CA '%s'", shown);
 		return;
 	}
 	if ((p = estca_profile_find(&sd->profiles, profname)) == NULL) {
 		sl->err = ESTCA_ERR_NOT_FOUND;
-		snprintf(sl->reason, sizeof(sl->reason), "unknown profile '%s'", profname);
+		field_text(q->profile, shown, sizeof(shown));
+		snprintf(sl->reason, sizeof(sl->reason), "unknown profile '%s'", shown);
 		return;
 	}
 	rq.subject = q->subject;

@@ -16,7 +16,8 @@
  *       certificates to OUT.pem.  With close: close without reading.
  *
  * Prints PEM on success; "error CODE: reason" and exit 2 on an engine
- * refusal; exit 1 on a local failure.
+ * refusal; exit 1 on a local failure.  sign and keygen send the requester
+ * ENGINE_CLIENT_REQUESTER when it is set (default "engine-client").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,7 +291,9 @@ main(int argc, char **argv)
 
 		if ((req = read_csr(argv[kg ? 6 : 5], &sans)) == NULL)
 			return 1;
-		csr_args(&a, argv[3], argv[4], req, sans, "engine-client");
+		csr_args(&a, argv[3], argv[4], req, sans,
+		    getenv("ENGINE_CLIENT_REQUESTER") != NULL ?
+		    getenv("ENGINE_CLIENT_REQUESTER") : "engine-client");
 		a.validity_secs = !kg && argc == 7 ? strtol(argv[6], NULL, 10) : 0;
 		if (kg)
 			r = estca_engine_keygen(e, &a, argv[5], &x, &p8, &p8len, reason,

@@ -222,6 +222,76 @@ check "profile iot issues within its rules" "$EC" "$SOCK" sign p256 iot "$D/dnso
 n=$(grep -c 'result=refused' "$D/audit.log")
 if [ "$n" -ge 10 ]; then ok "every refusal has an audit line"; else fail "every refusal has an audit line" "$n lines"; fi
 
+# Request fields reach the audit line escaped: a newline in the requester,
+# the CA name, the profile name or the subject forges no line; each
+# request gives exactly one audit line, the newline shown as \x0a.
+csr nlsubj $'/CN=dev-nl\nFORGED subject' "${P256[@]}"
+lines_before=$(wc -l < "$D/audit.log")
+ENGINE_CLIENT_REQUESTER=$'est alias=x\nFORGED event=sign result=issued ca="p256"' \
+    "$EC" "$SOCK" sign p256 device "$D/nlsubj.csr" > "$D/nl.pem"
+is "newline in requester and subject: still issued" "$?" 0
+refuse "newline in the CA name" "unknown CA 'p256\\x0aFORGED ca'" \
+    sign $'p256\nFORGED ca' device "$D/ec256.csr"
+refuse "newline in the profile name" "unknown profile 'device\\x0aFORGED profile'" \
+    sign p256 $'device\nFORGED profile' "$D/ec256.csr"
+is "three requests, three audit lines" "$(( $(wc -l < "$D/audit.log") - lines_before ))" 3
+is "no audit line starts with the forged text" "$(grep -c '^FORGED' "$D/audit.log")" 0
+for want in 'requester="est alias=x\x0aFORGED event=sign result=issued ca=\"p256\""' \
+    'subject="CN=dev-nl\x0aFORGED subject"' 'ca="p256\x0aFORGED ca"' \
+    'profile="device\x0aFORGED profile"'; do
+	if grep -qF "$want" "$D/audit.log"; then
+		ok "audit line shows $want"
+	else
+		fail "audit line shows $want" "$(tail -3 "$D/audit.log")"
+	fi
+done
+if grep -q '^FORGED' "$D/signd.log"; then
+	fail "no engine log line starts with the forged text"
+else
+	ok "no engine log line starts with the forged text"
+fi
+
+# SAN values are checked whatever the caller sends: malformed ones are
+# refused with the reason, well-formed ones of every type are issued.
+csr san_ip5 /CN=san-ip5 "${P256[@]}" -addext "subjectAltName=DER:300787050102030405"
+csr san_dns /CN=san-dns "${P256[@]}" -addext "subjectAltName=DNS:bad..example"
+csr san_dns2 /CN=san-dns2 "${P256[@]}" -addext "subjectAltName=DNS:under_score.example"
+csr san_dnsempty /CN=san-dnsempty "${P256[@]}" -addext "subjectAltName=DER:30028200"
+csr san_mail /CN=san-mail "${P256[@]}" -addext "subjectAltName=email:bob.example.net"
+csr san_mail2 /CN=san-mail2 "${P256[@]}" -addext "subjectAltName=email:bob@-bad.example"
+csr san_uri /CN=san-uri "${P256[@]}" -addext "subjectAltName=URI:no scheme here"
+csr san_uri2 /CN=san-uri2 "${P256[@]}" -addext "subjectAltName=URI:https://dev.example/a b"
+csr san_good /CN=san-good "${P256[@]}" -addext "subjectAltName=DNS:dev-1.example.net,DNS:*.dev.example.net,IP:192.0.2.9,IP:2001:db8::9,email:dev.1+x@example.net,URI:urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6,URI:https://dev.example.net/p?q=a%20b"
+refuse "iPAddress of 5 bytes" "subjectAltName IP of 5 bytes refused: not 4 (IPv4) or 16 (IPv6) bytes" \
+    sign p256 device "$D/san_ip5.csr"
+refuse "dNSName with an empty label" "subjectAltName DNS 'bad..example' refused: empty label" \
+    sign p256 device "$D/san_dns.csr"
+refuse "dNSName with an underscore" "subjectAltName DNS 'under_score.example' refused: character" \
+    sign p256 device "$D/san_dns2.csr"
+refuse "empty dNSName" "subjectAltName DNS '' refused: empty" sign p256 device "$D/san_dnsempty.csr"
+refuse "rfc822Name without @" "subjectAltName email 'bob.example.net' refused: no '@'" \
+    sign p256 device "$D/san_mail.csr"
+refuse "rfc822Name with a bad domain" "subjectAltName email 'bob@-bad.example' refused: domain" \
+    sign p256 device "$D/san_mail2.csr"
+refuse "URI without a scheme" "subjectAltName URI 'no scheme here' refused: no scheme" \
+    sign p256 device "$D/san_uri.csr"
+refuse "URI with a space" "subjectAltName URI 'https://dev.example/a b' refused: space" \
+    sign p256 device "$D/san_uri2.csr"
+refuse "keygen with a 5-byte iPAddress" "subjectAltName IP of 5 bytes refused" \
+    keygen p256 device ec:P-256 "$D/san_ip5.csr" "$D/k5.der"
+if "$EC" "$SOCK" sign p256 device "$D/san_good.csr" > "$D/san_good.pem"; then
+	txt=$(openssl x509 -in "$D/san_good.pem" -noout -ext subjectAltName)
+	for want in "DNS:dev-1.example.net" "DNS:*.dev.example.net" "IP Address:192.0.2.9" \
+	    "IP Address:2001:DB8:0:0:0:0:0:9" "email:dev.1+x@example.net" \
+	    "URI:urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6" \
+	    "URI:https://dev.example.net/p?q=a%20b"; do
+		case "$txt" in *"$want"*) ok "well-formed SANs issued: $want" ;;
+		*) fail "well-formed SANs issued: $want" "$txt" ;; esac
+	done
+else
+	fail "well-formed SANs of every type are issued" "$(cat "$D/san_good.pem")"
+fi
+
 # serverkeygen: key pairs made in the token, exported, destroyed.
 objs_before=$(pkcs11-tool --module "$MODULE" --token-label estca --list-objects 2>/dev/null | grep -c 'Object;')
 for t in ec:P-256 ec:P-384 rsa:2048; do
