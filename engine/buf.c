@@ -16,12 +16,8 @@ estca_buf_init(struct estca_buf *b, size_t cap, bool secret)
 void
 estca_buf_free(struct estca_buf *b)
 {
-	if (b->data != NULL) {
-		if (b->secret)
-			OPENSSL_clear_free(b->data, b->alloc);
-		else
-			OPENSSL_free(b->data);
-	}
+	if (b->data != NULL)
+		OPENSSL_clear_free(b->data, b->alloc);
 	b->data = NULL;
 	b->len = 0;
 	b->alloc = 0;
@@ -31,7 +27,7 @@ void
 estca_buf_reset(struct estca_buf *b)
 {
 	/* bytes past len never held data: wiping the used part suffices */
-	if (b->secret && b->data != NULL)
+	if (b->data != NULL)
 		OPENSSL_cleanse(b->data, b->len);
 	b->len = 0;
 }
@@ -59,12 +55,8 @@ estca_buf_reserve(struct estca_buf *b, size_t n)
 		}
 		if (b->len)
 			memcpy(nd, b->data, b->len);
-		if (b->data != NULL) {
-			if (b->secret)
-				OPENSSL_clear_free(b->data, b->alloc);
-			else
-				OPENSSL_free(b->data);
-		}
+		if (b->data != NULL)
+			OPENSSL_clear_free(b->data, b->alloc);
 		b->data = nd;
 		b->alloc = want;
 	}

@@ -4,9 +4,10 @@
  * A buffer has an owner, a length and a cap chosen by its user (CSR body,
  * reply, DER message).  Appending past the cap or failing to grow frees the
  * contents and leaves the buffer empty, so a caller never holds half a
- * buffer.  Buffers marked secret are wiped before their memory is released.
- * estca_buf_take() hands the bytes to the caller, who then frees them with
- * OPENSSL_free() (or OPENSSL_clear_free() for secrets).
+ * buffer.  Every buffer is wiped before its memory is released or reused
+ * (request bodies and CSRs carry enrollment codes; nobody has to remember
+ * to ask).  estca_buf_take() hands the bytes to the caller, who then frees
+ * them with OPENSSL_clear_free() (or OPENSSL_free() for public bytes).
  */
 #ifndef ESTCA_BUF_H
 #define ESTCA_BUF_H
@@ -20,7 +21,7 @@ struct estca_buf {
 	size_t len;
 	size_t alloc;
 	size_t cap;      /* the most bytes this buffer may ever hold */
-	bool secret;     /* wipe on free */
+	bool secret;     /* holds a secret (informational: all buffers wipe) */
 };
 
 void estca_buf_init(struct estca_buf *b, size_t cap, bool secret);

@@ -20,8 +20,8 @@ estca_queued_free(struct estca_queued *q)
 
 int
 estca_approval_find(struct estca_db *db, const char *alias,
-    const char *operation, X509_REQ *req, struct estca_queued *q,
-    char *detail, size_t detaillen)
+    const char *operation, const char *auth, X509_REQ *req,
+    struct estca_queued *q, char *detail, size_t detaillen)
 {
 	unsigned int mdlen = 0;
 	int n, r;
@@ -37,8 +37,8 @@ estca_approval_find(struct estca_db *db, const char *alias,
 		snprintf(detail, detaillen, "SHA-256 of the CSR failed");
 		return ESTCA_ERR_INTERNAL;
 	}
-	r = estca_db_approval_find(db, alias, operation, q->sha256, &q->row,
-	    detail, detaillen);
+	r = estca_db_approval_find(db, alias, operation, q->sha256, auth,
+	    &q->row, detail, detaillen);
 	if (r == ESTCA_ERR_NOT_FOUND)
 		return 0;
 	if (r != 0)
@@ -100,6 +100,7 @@ estca_approval_store(struct estca_db *db, const struct estca_queued *q,
 	n.subject = subject;
 	n.sans = sans[0] != 0 ? sans : NULL;
 	n.requester = r->requester;
+	n.auth = r->auth;
 	rc = estca_db_approval_insert(db, &n, id, detail, detaillen);
 	OPENSSL_free(spki);
 	return rc;

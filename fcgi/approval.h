@@ -1,7 +1,8 @@
 /*
  * approval.h - the approval queue's storage side (sql/005_approval.sql):
- * a request is identified by its alias, operation and the SHA-256 of its
- * CSR DER; one that needs approval is stored with what a DBA needs to
+ * a request is identified by its alias, operation, the SHA-256 of its
+ * CSR DER and how it authenticated (a retry must authenticate the same
+ * way again: a code, the same RA member, the same certificate); one that needs approval is stored with what a DBA needs to
  * decide on it.  The decision itself is estca_policy_approval() (policy.h);
  * op_enroll.c carries it out inside its transaction.
  *
@@ -33,8 +34,8 @@ struct estca_queued {
  * q is freed with estca_queued_free() in every case.
  */
 int estca_approval_find(struct estca_db *db, const char *alias,
-    const char *operation, X509_REQ *req, struct estca_queued *q,
-    char *detail, size_t detaillen) ESTCA_WUR;
+    const char *operation, const char *auth, X509_REQ *req,
+    struct estca_queued *q, char *detail, size_t detaillen) ESTCA_WUR;
 
 /* Who is asking for what, for estca_approval_store(). */
 struct estca_approval_req {
@@ -47,6 +48,7 @@ struct estca_approval_req {
 	const GENERAL_NAMES *sans;     /* to certify; NULL: none */
 	const X509_PUBKEY *spki;       /* the CSR's key */
 	bool secret_in_csr;            /* keep only the CSR's hash */
+	const char *auth;              /* how it authenticated */
 };
 
 /* Queue the request q was found for (it was not): *id is its row. */

@@ -17,10 +17,17 @@
 #include <stddef.h>
 #include "errors.h"
 
+/* The longest secret bcrypt tells apart from every other: it reads 72
+ * bytes, the terminating NUL included, so a secret of 72 bytes or more
+ * matches every guess that shares its first 72. */
+#define ESTCA_BCRYPT_MAX 71
+
 /*
  * Does secret match the crypt(3) hash (bcrypt "$2a$"/"$2b$" from pgcrypto,
  * or any method libxcrypt knows)?  The comparison of the results takes
- * constant time; the hashing costs what the method costs.
+ * constant time; the hashing costs what the method costs.  A secret of
+ * more than ESTCA_BCRYPT_MAX bytes never matches a bcrypt hash (its tail
+ * would be ignored).
  */
 bool estca_crypt_matches(const char *secret, const char *hash);
 

@@ -276,7 +276,7 @@ estca_csr_decode(const unsigned char *body, size_t len, struct estca_csr *c,
 
 	memset(c, 0, sizeof(*c));
 	say(why, whylen, "");
-	estca_buf_init(&der, len, false);
+	estca_buf_init(&der, len, true);
 	if (len >= 2 && body[0] == 0x30 && body[1] >= 0x81 && body[1] <= 0x84) {
 		r = estca_buf_add(&der, body, len);
 	} else {
@@ -346,7 +346,8 @@ estca_csr_free(struct estca_csr *c)
 	GENERAL_NAMES_free(c->sans);
 	X509_NAME_free(c->csn_subject);
 	GENERAL_NAMES_free(c->csn_sans);
-	/* XXX the request's own copy of the attribute is freed unwiped. */
+	/* The request's own copy of the attribute (and its cached
+	 * encoding) is wiped by the worker's allocator (main.c). */
 	X509_REQ_free(c->req);
 	memset(c, 0, sizeof(*c));
 }

@@ -533,14 +533,15 @@ estca_db_audit(struct estca_db *db, const struct estca_audit_row *a,
 
 int
 estca_db_approval_find(struct estca_db *db, const char *alias,
-    const char *operation, const unsigned char sha256[32],
+    const char *operation, const unsigned char sha256[32], const char *auth,
     struct estca_approval_row *row, char *detail, size_t detaillen)
 {
 	static const char sql[] =
 	    "SELECT id, end_entity, status, expires_at <= now()"
 	    " FROM est.approval_request"
-	    " WHERE alias = $1 AND operation = $2 AND csr_sha256 = $3 FOR UPDATE";
-	const char *params[3] = { alias, operation, NULL };
+	    " WHERE alias = $1 AND operation = $2 AND csr_sha256 = $3"
+	    " AND auth = $4 FOR UPDATE";
+	const char *params[4] = { alias, operation, NULL, auth };
 	char *hash;
 	PGresult *res;
 	int r;
@@ -549,7 +550,7 @@ estca_db_approval_find(struct estca_db *db, const char *alias,
 	if ((hash = bytea_hex(sha256, 32)) == NULL)
 		return ESTCA_ERR_NOMEM;
 	params[2] = hash;
-	r = db_exec(db, sql, 3, params, &res, detail, detaillen);
+	r = db_exec(db, sql, 4, params, &res, detail, detaillen);
 	OPENSSL_free(hash);
 	if (r != 0)
 		return r;
@@ -578,10 +579,11 @@ estca_db_approval_insert(struct estca_db *db, const struct estca_approval_new *n
 {
 	static const char sql[] =
 	    "INSERT INTO est.approval_request (alias, end_entity, username,"
-	    " operation, csr_sha256, csr_der, spki_der, subject, sans, requester)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+	    " operation, csr_sha256, csr_der, spki_der, subject, sans, requester,"
+	    " auth) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+	    " RETURNING id";
 	char idtext[24], *hash = NULL, *csr = NULL, *spki = NULL;
-	const char *params[10];
+	const char *params[11];
 	PGresult *res;
 	int r = ESTCA_ERR_NOMEM;
 
@@ -601,7 +603,8 @@ estca_db_approval_insert(struct estca_db *db, const struct estca_approval_new *n
 	params[7] = n->subject;
 	params[8] = n->sans;
 	params[9] = n->requester;
-	if ((r = db_exec(db, sql, 10, params, &res, detail, detaillen)) != 0)
+	params[10] = n->auth;
+	if ((r = db_exec(db, sql, 11, params, &res, detail, detaillen)) != 0)
 		goto out;
 	if (PQntuples(res) != 1 ||
 	    get_ll(res, 0, 0, 0x7fffffffffffffffLL, id) != 0) {

@@ -181,7 +181,7 @@ struct estca_approval_row {
 /* Find and lock (FOR UPDATE) the queued request; ESTCA_ERR_NOT_FOUND
  * when there is none. */
 int estca_db_approval_find(struct estca_db *db, const char *alias,
-    const char *operation, const unsigned char sha256[32],
+    const char *operation, const unsigned char sha256[32], const char *auth,
     struct estca_approval_row *row, char *detail, size_t detaillen) ESTCA_WUR;
 
 /* A request to queue.  csr_der NULL: the CSR held a secret, keep only
@@ -199,6 +199,7 @@ struct estca_approval_new {
 	const char *subject;       /* RFC 4514 */
 	const char *sans;          /* one line; NULL: none */
 	const char *requester;
+	const char *auth;          /* how it authenticated (007_request_auth) */
 };
 int estca_db_approval_insert(struct estca_db *db,
     const struct estca_approval_new *n, long long *id, char *detail,

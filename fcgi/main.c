@@ -9,12 +9,17 @@
  * outside the context struct created in main().  The worker holds no key
  * and never trusts a header a client could have set.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 #include <fcgiapp.h>
 #include "fcgi.h"
 #include "body.h"
@@ -226,6 +231,68 @@ answer_error(struct estca_http *h, int err)
 		    h->logpath);
 }
 
+/*
+ * OpenSSL's allocator for this process: every block is wiped before it
+ * goes back to the C library.  The request body, the CSR's DER, the
+ * decoded request with its challengePassword, Basic credentials and
+ * serverkeygen private keys all live in OpenSSL-allocated memory, so no
+ * secret outlives its owner there, whichever path freed it.
+ * XXX libfcgi's own stream buffer keeps the last bytes of a body until
+ * the next request overwrites them; it is not ours to wipe.
+ */
+static void
+wipe_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (p != NULL) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static void *
+wipe_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return malloc(n);
+}
+
+/* realloc never leaves the old block unwiped: allocate, copy, wipe. */
+static void *
+wipe_realloc(void *p, size_t n, const char *file, int line)
+{
+	size_t old;
+	void *q;
+
+	if (p == NULL)
+		return wipe_malloc(n, file, line);
+	if (n == 0) {
+		wipe_free(p, file, line);
+		return NULL;
+	}
+	old = malloc_usable_size(p);
+	if ((q = malloc(n)) == NULL)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	wipe_free(p, file, line);
+	return q;
+}
+
+/* No core dumps, no ptrace by the same user: a worker's memory holds
+ * enrollment codes, RA passwords and serverkeygen keys while it works. */
+static int
+no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return -1;
+	return 0;
+}
+
 static void
 handle(struct estca_ctx *ctx, FCGX_Request *fx)
 {
@@ -241,7 +308,7 @@ handle(struct estca_ctx *ctx, FCGX_Request *fx)
 		h.method = "";
 	h.head = strcmp(h.method, "HEAD") == 0;
 	log_path(fx, h.logpath, sizeof(h.logpath));
-	estca_buf_init(&h.body, ctx->conf.max_body, false);
+	estca_buf_init(&h.body, ctx->conf.max_body, true);
 
 	route_r = est_route(param(fx, "SCRIPT_NAME"), param(fx, "PATH_INFO"),
 	    h.method, &h.route);
@@ -322,8 +389,10 @@ main(int argc, char **argv)
 	FCGX_Request req;
 	const char *path = getenv(CONF_ENV);
 	char err[512];
-	int ch, check_only = 0, r;
+	int ch, check_only = 0, r, wiping;
 
+	/* before anything of OpenSSL's is allocated */
+	wiping = CRYPTO_set_mem_functions(wipe_malloc, wipe_realloc, wipe_free);
 	memset(&ctx, 0, sizeof(ctx));
 	while ((ch = getopt_long(argc, argv, "f:nh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -359,6 +428,16 @@ main(int argc, char **argv)
 		return 0;
 	}
 	estca_log_init("estca-fcgi", 0, ctx.conf.log_level);
+	if (!wiping) {
+		log_err("cannot install the wiping allocator");
+		r = 1;
+		goto out;
+	}
+	if (no_core_dumps() != 0) {
+		log_err("cannot disable core dumps: %s", strerror(errno));
+		r = 1;
+		goto out;
+	}
 
 	/* A web server or engine that hangs up must not kill the worker. */
 	signal(SIGPIPE, SIG_IGN);

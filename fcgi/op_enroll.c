@@ -60,6 +60,7 @@ struct enroll {
 	struct estca_csr csr;
 	const char *key_type;  /* serverkeygen: the engine makes this key */
 	struct estca_queued q; /* the request's place in the approval queue */
+	char auth[80];         /* how it authenticated (approval queue key) */
 	long long approved_id; /* > 0: issuing this approved request */
 };
 
@@ -83,6 +84,28 @@ serial_hex(const X509 *x, char *dst, size_t len)
 	OPENSSL_free(hex);
 	BN_free(bn);
 	return r;
+}
+
+/* e->auth = "KIND:sha256 of the certificate in hex"; 0 or -1. */
+static int
+set_auth_cert(struct enroll *e, const char *kind, const X509 *x)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t o;
+
+	e->auth[0] = 0;
+	if (!X509_digest(x, EVP_sha256(), md, &mdlen) || mdlen != 32 ||
+	    strlen(kind) + 1 + 64 >= sizeof(e->auth))
+		return -1;
+	o = (size_t)snprintf(e->auth, sizeof(e->auth), "%s:", kind);
+	for (unsigned int i = 0; i < mdlen; i++) {
+		e->auth[o++] = hex[md[i] >> 4];
+		e->auth[o++] = hex[md[i] & 15];
+	}
+	e->auth[o] = 0;
+	return 0;
 }
 
 static int
@@ -182,7 +205,7 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 {
 	struct estca_ctx *ctx = e->ctx;
 	struct estca_http *h = e->h;
-	char requester[1024], why[256], detail[300], text[300];
+	char requester[1024], why[256], detail[300] = "", text[360];
 	char issuer[ESTCA_DB_DN_MAX + 1], subj[ESTCA_DB_DN_MAX + 1];
 	char nb[40], na[40];
 	struct estca_sign_args a = {
@@ -201,6 +224,18 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	X509 *cert = NULL;
 	int r, n;
 
+	/*
+	 * What must be recorded is rendered before the engine is asked:
+	 * nothing is signed that could not then be written down.
+	 */
+	if (estca_name_text(subject, subj, sizeof(subj)) != 0) {
+		estca_db_rollback(ctx->db);
+		snprintf(text, sizeof(text), "subject above %d bytes as text",
+		    ESTCA_DB_DN_MAX);
+		(void)audit(e, false, text);
+		return estca_http_fail(h, ESTCA_ERR_REFUSED,
+		    "subject too long", "%s", text);
+	}
 	snprintf(requester, sizeof(requester), "est %s alias=%s user=%s from=%s",
 	    e->op, h->alias.name, e->username, e->requester);
 	if (e->key_type != NULL)
@@ -225,8 +260,11 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	    time_text(X509_get0_notBefore(cert), nb, sizeof(nb)) != 0 ||
 	    time_text(X509_get0_notAfter(cert), na, sizeof(na)) != 0 ||
 	    (n = i2d_X509(cert, &der)) <= 0) {
-		r = estca_http_fail(h, ESTCA_ERR_INTERNAL, NULL,
-		    "issued certificate does not encode");
+		snprintf(detail, sizeof(detail), "issued certificate does not "
+		    "encode or render");
+		r = estca_http_fail(h, ESTCA_ERR_INTERNAL, NULL, "certificate %s "
+		    "issued but not recorded, not delivered: %s", e->serial,
+		    detail);
 		goto fail;
 	}
 	row.issuer = issuer;
@@ -272,7 +310,19 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	sk_X509_pop_free(certs, X509_free);
 	return r;
 fail:
+	/*
+	 * The engine signed (and logged) a certificate that will not be
+	 * delivered: say so in est.audit, outside the rolled-back
+	 * transaction, with its serial, so the engine's log and the table
+	 * can be reconciled.  If even that fails, the log line above has it.
+	 */
 	estca_db_rollback(ctx->db);
+	snprintf(text, sizeof(text), "certificate signed but not recorded, "
+	    "not delivered: %s", detail);
+	if (audit(e, false, text) != 0)
+		log_err("%s %s: certificate %s signed but neither recorded nor "
+		    "audited", h->method, h->logpath, e->serial[0] ? e->serial :
+		    "(unknown serial)");
 	OPENSSL_free(der);
 	if (p8 != NULL)
 		OPENSSL_clear_free(p8, p8len);
@@ -338,7 +388,7 @@ queue_find(struct enroll *e)
 	char detail[300];
 	int r;
 
-	r = estca_approval_find(e->ctx->db, e->h->alias.name, e->op,
+	r = estca_approval_find(e->ctx->db, e->h->alias.name, e->op, e->auth,
 	    e->csr.req, &e->q, detail, sizeof(detail));
 	return r != 0 ? db_fail(e, r, "approval queue", detail) : 0;
 }
@@ -366,6 +416,7 @@ proceed(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 		.sans = sans,
 		.spki = e->csr.spki,
 		.secret_in_csr = secret_in_csr,
+		.auth = e->auth,
 	};
 	enum estca_approval_action act;
 	struct estca_decision d;
@@ -475,8 +526,33 @@ ra_password(struct enroll *e, const char *user, const char *pass,
 			f->password_ok = true;
 			estca_ra_cache_put(&e->ctx->ra_cache, &k, now);
 		}
+		if (f->password_ok)
+			snprintf(e->auth, sizeof(e->auth), "ra-password:%lld",
+			    m[i].id);
 	}
 	OPENSSL_cleanse(m, sizeof(m));
+	return 0;
+}
+
+/*
+ * Is the certificate whose SHA-256 is md one this CA issued and a DBA
+ * revoked?  (RA and vendor certificates may well be ours.)  0 with
+ * *revoked set, or a database failure answered.
+ */
+static int
+cert_revoked(struct enroll *e, const unsigned char md[32], bool *revoked)
+{
+	struct estca_cert_state st;
+	char detail[300];
+	int r;
+
+	*revoked = false;
+	r = estca_db_cert_state(e->ctx->db, md, &st, detail, sizeof(detail));
+	if (r == ESTCA_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return db_fail(e, r, "certificate", detail);
+	*revoked = st.revoked;
 	return 0;
 }
 
@@ -541,6 +617,10 @@ ra_cert(struct enroll *e, X509 *client, struct estca_ra_facts *f,
 	if (r != 0)
 		return estca_http_fail(h, r, NULL, "client chain: %s",
 		    estca_strerror(r));
+	if ((r = cert_revoked(e, md, &f->revoked)) != 0)
+		return r;
+	if (set_auth_cert(e, "ra-cert", client) != 0)
+		f->malformed = true;
 	snprintf(detail, sizeof(detail), "role %s member %lld", m.role, m.id);
 	set_requester(e, "ra-cert", detail);
 	return 0;
@@ -610,6 +690,8 @@ vendor_authenticate(struct enroll *e, X509 **vendor)
 	struct estca_decision d;
 	STACK_OF(X509) *anchors = NULL, *untrusted = NULL;
 	char why[200] = "", detail[300], subj[300];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
 	X509 *client = NULL;
 	int r, bad = 0;
 
@@ -645,6 +727,14 @@ vendor_authenticate(struct enroll *e, X509 **vendor)
 		sk_X509_pop_free(anchors, X509_free);
 		f.username_r = estca_name_field(X509_get_subject_name(client),
 		    a->username_dn_field, e->username, sizeof(e->username));
+		if (set_auth_cert(e, "vendor-cert", client) != 0 ||
+		    !X509_digest(client, EVP_sha256(), md, &mdlen) ||
+		    mdlen != 32) {
+			f.cert_malformed = true;
+		} else if ((r = cert_revoked(e, md, &f.revoked)) != 0) {
+			X509_free(client);
+			return r;
+		}
 	}
 	f.csn = e->csr.csn;
 	f.csn_subject = e->csr.csn_subject != NULL &&
@@ -731,6 +821,8 @@ initial(struct enroll *e)
 	} else {
 		code = e->csr.challenge;
 	}
+	if (code_mode)
+		snprintf(e->auth, sizeof(e->auth), "code");
 
 	/* vendor: the certificate named the end entity already */
 	r = vendor != NULL ? 0 : estca_name_field(subject, a->username_dn_field,
@@ -765,12 +857,26 @@ initial(struct enroll *e)
 	ef.subject_dn = ee.has_subject_dn ? ee.subject_dn : NULL;
 	ef.sans = (const char *const *)ee.sans;
 	ef.nsans = ee.nsans;
-	/* Already queued?  A rejected, issued or expired request ends here;
-	 * a pending or approved one had its code checked when it was queued
-	 * (the CSR, code included, is the same), the rest is checked again. */
+	/*
+	 * Every request proves itself again, queued or not: the code is
+	 * checked on every retry (RA and vendor requesters authenticated
+	 * above), and a queued row is found only by a request that
+	 * authenticated the way it did (e->auth).
+	 */
+	rf.code_present = code != NULL;
+	if (code_mode && code != NULL) {
+		if (ef.found && ee.has_code)
+			rf.code_ok = estca_crypt_matches(code, ee.code_hash);
+		else
+			(void)estca_crypt_matches(code, estca_dummy_hash);
+	}
+	OPENSSL_cleanse(codebuf, sizeof(codebuf));
+	/* Already queued?  A rejected, issued or expired request ends here
+	 * (once its credential is right); a pending or approved one goes
+	 * through the policy again. */
 	if ((r = queue_find(e)) != 0)
 		goto out;
-	if (e->q.found) {
+	if (e->q.found && (!code_mode || rf.code_ok)) {
 		enum estca_approval_action act;
 
 		if ((r = queue_decide(e, ee.id, false, &act, &d)) != 0)
@@ -780,17 +886,7 @@ initial(struct enroll *e)
 			    true);
 			goto out;
 		}
-		rf.code_present = rf.code_ok = true;
-	} else {
-		rf.code_present = code != NULL;
-		if (code_mode && code != NULL) {
-			if (ef.found && ee.has_code)
-				rf.code_ok = estca_crypt_matches(code, ee.code_hash);
-			else
-				(void)estca_crypt_matches(code, estca_dummy_hash);
-		}
 	}
-	OPENSSL_cleanse(codebuf, sizeof(codebuf));
 	rf.subject = subject;
 	rf.sans = sans;
 	rf.username = e->username;
@@ -834,6 +930,7 @@ renew(struct enroll *e)
 	struct estca_end_entity ee;
 	struct estca_decision d;
 	STACK_OF(X509) *chain = NULL;
+	GENERAL_NAMES *old_sans = NULL;
 	X509 *client = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -918,12 +1015,21 @@ renew(struct enroll *e)
 	}
 	snprintf(text, sizeof(text), "renewal of certificate %s accepted",
 	    e->serial);
+	if (set_auth_cert(e, "cert", client) != 0) {
+		r = refuse(e, ESTCA_ERR_REFUSED, "client certificate unusable",
+		    "client certificate digest", true);
+		goto out;
+	}
+	/* The old certificate's subject and SANs exactly as they are: the
+	 * policy saw the request repeat them (or leave them out). */
+	old_sans = X509_get_ext_d2i(client, NID_subject_alt_name, NULL, NULL);
 	if ((r = queue_find(e)) != 0)
 		goto out;
-	r = proceed(e, e->csr.subject, e->csr.sans, ee.id, false, text,
-	    h->alias.require_approval || ee.require_approval,
+	r = proceed(e, X509_get_subject_name(client), old_sans, ee.id, false,
+	    text, h->alias.require_approval || ee.require_approval,
 	    e->csr.challenge != NULL);
 out:
+	GENERAL_NAMES_free(old_sans);
 	estca_db_ee_clear(&ee);
 	sk_X509_pop_free(chain, X509_free);
 	X509_free(client);

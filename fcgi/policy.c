@@ -174,6 +174,23 @@ estca_name_text(const X509_NAME *name, char *dst, size_t dstlen)
 	return r;
 }
 
+int
+estca_name_der_eq(const X509_NAME *a, const X509_NAME *b)
+{
+	unsigned char *da = NULL, *db = NULL;
+	int la, lb, eq;
+
+	la = i2d_X509_NAME(a, &da);
+	lb = i2d_X509_NAME(b, &db);
+	if (la < 0 || lb < 0)
+		eq = ESTCA_ERR_INTERNAL;
+	else
+		eq = la == lb && memcmp(da, db, (size_t)la) == 0;
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	return eq;
+}
+
 struct ava {
 	int rdn;                              /* index in the string's order */
 	char type[DN_TYPE_MAX];
@@ -701,6 +718,9 @@ estca_policy_ra(const struct estca_alias *a, const struct estca_ra_facts *f,
 			decide(d, ESTCA_ERR_REFUSED, "RA client certificate does "
 			    "not verify", "RA client certificate does not verify: %s",
 			    f->chain_why != NULL ? f->chain_why : "?");
+		} else if (f->revoked) {
+			decide(d, ESTCA_ERR_REFUSED, "RA client certificate revoked",
+			    "RA client certificate revoked");
 		} else {
 			decide(d, 0, "ok", "RA authenticated by certificate");
 		}
@@ -729,6 +749,11 @@ estca_policy_vendor(const struct estca_alias *a,
 		    "to a vendor CA of this alias",
 		    "vendor certificate does not verify: %s",
 		    f->chain_why != NULL ? f->chain_why : "?");
+		return;
+	}
+	if (f->revoked) {
+		decide(d, ESTCA_ERR_REFUSED, "client certificate revoked",
+		    "vendor certificate revoked");
 		return;
 	}
 	if (f->username_r == ESTCA_ERR_CONFIG) {
@@ -773,6 +798,7 @@ estca_policy_renew(const struct estca_alias *a, const struct estca_renew_facts *
 {
 	GENERAL_NAMES *old;
 	int crit = -1, same;
+	bool keep_name;
 
 	memset(d, 0, sizeof(*d));
 	if (f->csn) {
@@ -819,10 +845,16 @@ estca_policy_renew(const struct estca_alias *a, const struct estca_renew_facts *
 		    "end entity disabled");
 		return;
 	}
-	if (X509_NAME_cmp(X509_get_subject_name(f->cert), f->subject) != 0) {
-		decide(d, ESTCA_ERR_REFUSED,
-		    "request subject differs from the client certificate's",
-		    "renewal subject mismatch");
+	/* An empty subject asks for the certificate's own name. */
+	keep_name = X509_NAME_entry_count(f->subject) == 0;
+	if (!keep_name && (same = estca_name_der_eq(X509_get_subject_name(f->cert),
+	    f->subject)) != 1) {
+		if (same < 0)
+			decide(d, ESTCA_ERR_INTERNAL, NULL, "subject does not encode");
+		else
+			decide(d, ESTCA_ERR_REFUSED,
+			    "request subject differs from the client certificate's",
+			    "renewal subject mismatch");
 		return;
 	}
 	old = X509_get_ext_d2i(f->cert, NID_subject_alt_name, &crit, NULL);
@@ -831,7 +863,11 @@ estca_policy_renew(const struct estca_alias *a, const struct estca_renew_facts *
 		    "subjectAltName extensions", "client certificate: duplicate SAN");
 		return;
 	}
-	same = sans_within(f->sans, old) && sans_within(old, f->sans);
+	/* ... and then no SANs in the request means the certificate's. */
+	if (keep_name && sk_GENERAL_NAME_num(f->sans) <= 0)
+		same = 1;
+	else
+		same = sans_within(f->sans, old) && sans_within(old, f->sans);
 	GENERAL_NAMES_free(old);
 	if (!same) {
 		decide(d, ESTCA_ERR_REFUSED,

@@ -28,7 +28,10 @@
  *    addresses with the domain ignoring case, URIs byte for byte.  Other
  *    SAN types are never registrable.
  *  - renewal: the request repeats the presented certificate's subject
- *    (X509_NAME_cmp) and exactly its set of SANs.
+ *    byte for byte (its DER; no folding of case or spaces) and exactly its
+ *    set of SANs, or leaves the subject empty (and then either repeats the
+ *    SANs or has none).  The new certificate always names the old one's
+ *    subject and SANs as they are, never the request's spelling.
  */
 #ifndef ESTCA_POLICY_H
 #define ESTCA_POLICY_H
@@ -126,6 +129,7 @@ struct estca_ra_facts {
 	bool chain_ok;          /* cert: verifies to a role issuer or the
 	                         * alias's CA, valid now, for TLS clients */
 	const char *chain_why;
+	bool revoked;           /* cert: issued by this CA and revoked */
 };
 
 /* Decide whether the RA may act for this alias: 0, ESTCA_WEB_ERR_AUTH
@@ -143,6 +147,7 @@ struct estca_vendor_facts {
 	                         * the vendor certificate's subject */
 	bool csn;               /* the CSR carries ChangeSubjectName */
 	bool csn_subject;       /* ... with a non-empty subject */
+	bool revoked;           /* issued by this CA and revoked */
 };
 
 /* Decide whether a vendor certificate may enroll (mode vendor). */
@@ -222,6 +227,11 @@ int estca_san_match(const GENERAL_NAME *gn, const char *reg);
 /* One line describing gn ("DNS:x", "IP:192.0.2.1", "otherName") for
  * reasons and audit rows. */
 void estca_san_text(const GENERAL_NAME *gn, char *dst, size_t dstlen);
+
+/* Are a and b the same name, byte for byte (their DER)?  1, 0, or
+ * ESTCA_ERR_INTERNAL when one does not encode.  Never X509_NAME_cmp,
+ * which folds case and spaces, where identity is decided. */
+int estca_name_der_eq(const X509_NAME *a, const X509_NAME *b);
 
 /* name as RFC 4514 text (UTF-8), for the database and the log. */
 int estca_name_text(const X509_NAME *name, char *dst, size_t dstlen) ESTCA_WUR;

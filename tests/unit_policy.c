@@ -561,13 +561,20 @@ test_renew(void)
 	struct estca_decision d;
 	X509 *cert = make_cert(key1, subj, "DNS:a.example,IP:192.0.2.1");
 	X509 *nosan = make_cert(key1, subj, NULL);
-	X509_NAME *n = name_of(subj), *n2 = name_of(other);
+	static const char *upper_subj[] = { "CN", "DEVICE1", NULL };
+	static const char *spaced_subj[] = { "CN", "device1 ", NULL };
+	X509_NAME *n = name_of(subj), *n2 = name_of(other),
+	    *upper = name_of(upper_subj), *spaced = name_of(spaced_subj),
+	    *printable = X509_NAME_new(), *empty = X509_NAME_new();
 	GENERAL_NAMES *same = sans_of("IP:192.0.2.1,DNS:a.example"),
-	    *fewer = sans_of("DNS:a.example");
+	    *fewer = sans_of("DNS:a.example"),
+	    *upper_sans = sans_of("IP:192.0.2.1,DNS:A.example");
 	X509_PUBKEY *spki1 = NULL, *spki2 = NULL;
 
 	X509_PUBKEY_set(&spki1, key1);
 	X509_PUBKEY_set(&spki2, key2);
+	X509_NAME_add_entry_by_txt(printable, "CN", V_ASN1_PRINTABLESTRING,
+	    (const unsigned char *)"device1", -1, -1, 0);
 	memset(&a, 0, sizeof(a));
 	snprintf(a.name, sizeof(a.name), "est");
 	memset(&f0, 0, sizeof(f0));
@@ -626,6 +633,34 @@ test_renew(void)
 	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
 	    "other subject: refused");
 	f = f0;
+	f.subject = upper;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	    "subject differing in case only: refused");
+	f.subject = spaced;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	    "subject differing in spaces only: refused");
+	f.subject = printable;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	    "subject differing in string type only: refused");
+	f.subject = empty;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == 0, "empty subject, same SANs: accept");
+	f.sans = NULL;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == 0, "empty subject, no SANs: accept (the certificate's)");
+	f.sans = fewer;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED, "empty subject, fewer SANs: refused");
+	f = f0;
+	f.sans = upper_sans;
+	estca_policy_renew(&a, &f, &d);
+	check(d.err == ESTCA_ERR_REFUSED, "SAN differing in case only: refused");
+	check(estca_name_der_eq(n, upper) == 0 && estca_name_der_eq(n, n) == 1,
+	    "estca_name_der_eq: case matters, equal names equal");
+	f = f0;
 	f.sans = fewer;
 	estca_policy_renew(&a, &f, &d);
 	check(d.err == ESTCA_ERR_REFUSED, "fewer SANs: refused");
@@ -655,8 +690,13 @@ test_renew(void)
 	X509_free(nosan);
 	X509_NAME_free(n);
 	X509_NAME_free(n2);
+	X509_NAME_free(upper);
+	X509_NAME_free(spaced);
+	X509_NAME_free(printable);
+	X509_NAME_free(empty);
 	GENERAL_NAMES_free(same);
 	GENERAL_NAMES_free(fewer);
+	GENERAL_NAMES_free(upper_sans);
 	X509_PUBKEY_free(spki1);
 	X509_PUBKEY_free(spki2);
 }
@@ -691,6 +731,9 @@ test_ra_vendor(void)
 		    "member certificate that does not verify: 403" },
 		{ { .how = ESTCA_RA_CERT, .known = true, .chain_ok = true }, 0,
 		    "member certificate that verifies: accept" },
+		{ { .how = ESTCA_RA_CERT, .known = true, .chain_ok = true,
+		    .revoked = true }, ESTCA_ERR_REFUSED,
+		    "member certificate of this CA, revoked: 403" },
 	};
 	static const struct {
 		struct estca_vendor_facts f;
@@ -712,6 +755,9 @@ test_ra_vendor(void)
 		    "vendor: unknown username field: config error" },
 		{ { .cert_present = true, .chain_ok = true }, false, 0,
 		    "vendor: chains, names an end entity: accept" },
+		{ { .cert_present = true, .chain_ok = true, .revoked = true },
+		    false, ESTCA_ERR_REFUSED,
+		    "vendor: certificate of this CA, revoked: 403" },
 		{ { .cert_present = true, .chain_ok = true, .csn = true,
 		    .csn_subject = true }, false, ESTCA_ERR_REFUSED,
 		    "vendor: ChangeSubjectName, alias disallows: 403" },
