@@ -22,6 +22,9 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd curl openssl psql pgrep
+# Workers inherit this limit: allow cores, so that only the worker's own
+# setrlimit can make its limit 0 (section 8).
+ulimit -c unlimited 2>/dev/null || true
 rig_up
 
 W=$ESTCA_RIG_DIR/t-security
