@@ -1,7 +1,7 @@
 /*
  * status.h - the one table from error codes to HTTP answers.
  *
- * Handlers return 0 or a negative code: an ESTCA_ERR_* (engine/errors.h) or
+ * Handlers return 0 or a negative code: an ESTCA_ERR_* (lib/errors.h) or
  * one of the web-tier codes below, which exist only because HTTP has answers
  * the rest of estca never needs.  status.c maps each code to exactly one
  * status, reason phrase and default one-line reason; nothing else in fcgi/

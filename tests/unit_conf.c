@@ -1,5 +1,5 @@
 /*
- * unit_conf.c - tests of the configuration reader (engine/conf.h).
+ * unit_conf.c - tests of the configuration reader (lib/conf.h).
  *
  * Each case writes a small file to a temporary directory, loads it and
  * checks values or the "file:line: reason" error.  TAP output.

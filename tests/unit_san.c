@@ -2,7 +2,7 @@
  * unit_san.c - tests of the engine's subjectAltName value checks
  * (estca_san_syntax, estca_profile_check_sans in engine/profile.h) and of
  * the escaping of request fields for log and audit lines
- * (estca_log_escape in engine/log.h).  TAP output.
+ * (estca_log_escape in lib/log.h).  TAP output.
  */
 #include <stdarg.h>
 #include <stdio.h>
