@@ -12,24 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "conf.h"
+#include "tap.h"
 
-static int ntest, nfail;
 static char tmpdir[256];
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 static int
 streq(const char *a, const char *b)
@@ -73,37 +58,37 @@ test_valid(void)
 	    "[profile tls-server]\n"
 	    "days = 365\r\n", path);
 	r = estca_conf_load(path, &c, err, sizeof(err));
-	ok(r == 0, "valid file loads (%s)", err);
+	tap_ok(r == 0, "valid file loads (%s)", err);
 	if (r != 0)
 		return;
-	ok(c.n == 7, "7 entries (got %zu)", c.n);
-	ok(streq(estca_conf_get(&c, "", "", "socket"), "/run/estca/signd.sock"),
+	tap_ok(c.n == 7, "7 entries (got %zu)", c.n);
+	tap_ok(streq(estca_conf_get(&c, "", "", "socket"), "/run/estca/signd.sock"),
 	    "global value");
-	ok(streq(estca_conf_get(&c, "", "", "threads"), "4"),
+	tap_ok(streq(estca_conf_get(&c, "", "", "threads"), "4"),
 	    "blanks around key and value are removed");
-	ok(streq(estca_conf_get(&c, "", "", "log_level"),
+	tap_ok(streq(estca_conf_get(&c, "", "", "log_level"),
 	    "info # not a comment: values run to the line end"),
 	    "value runs to the end of the line");
-	ok(streq(estca_conf_get(&c, "ca", "root", "key_label"), "estca-root"),
+	tap_ok(streq(estca_conf_get(&c, "ca", "root", "key_label"), "estca-root"),
 	    "[ca root] key_label");
-	ok(streq(estca_conf_get(&c, "ca", "issuing-1", "key_label"),
+	tap_ok(streq(estca_conf_get(&c, "ca", "issuing-1", "key_label"),
 	    "estca-issuing"), "[ca issuing-1] key_label, blanks in header");
-	ok(streq(estca_conf_get(&c, "profile", "tls-server", "days"), "365"),
+	tap_ok(streq(estca_conf_get(&c, "profile", "tls-server", "days"), "365"),
 	    "CRLF line end is trimmed");
-	ok(estca_conf_get(&c, "", "", "key_label") == NULL,
+	tap_ok(estca_conf_get(&c, "", "", "key_label") == NULL,
 	    "section keys are not global");
-	ok(estca_conf_get(&c, "ca", "root", "days") == NULL,
+	tap_ok(estca_conf_get(&c, "ca", "root", "days") == NULL,
 	    "key of another section is not found");
-	ok(estca_conf_get(&c, "ca", "nope", "key_label") == NULL,
+	tap_ok(estca_conf_get(&c, "ca", "nope", "key_label") == NULL,
 	    "unknown section name gives NULL");
 	for (size_t i = 0; i < c.n; i++)
 		if (strcmp(c.e[i].key, "chain") == 0)
-			ok(c.e[i].line == 9, "entry remembers its line (%d)",
+			tap_ok(c.e[i].line == 9, "entry remembers its line (%d)",
 			    c.e[i].line);
 	estca_conf_free(&c);
-	ok(c.e == NULL && c.n == 0, "free empties the struct");
+	tap_ok(c.e == NULL && c.n == 0, "free empties the struct");
 	estca_conf_free(&c);
-	ok(1, "free twice is harmless");
+	tap_ok(1, "free twice is harmless");
 }
 
 /* Load text; expect ESTCA_ERR_CONFIG with "<path>:<line>:" and want. */
@@ -116,12 +101,12 @@ expect_error(const char *name, const char *text, int line, const char *want)
 
 	write_file(name, text, path);
 	r = estca_conf_load(path, &c, err, sizeof(err));
-	ok(r == ESTCA_ERR_CONFIG, "%s: refused", name);
+	tap_ok(r == ESTCA_ERR_CONFIG, "%s: refused", name);
 	snprintf(prefix, sizeof(prefix), "%s:%d:", path, line);
-	ok(strncmp(err, prefix, strlen(prefix)) == 0,
+	tap_ok(strncmp(err, prefix, strlen(prefix)) == 0,
 	    "%s: error names line %d (%s)", name, line, err);
-	ok(strstr(err, want) != NULL, "%s: error says '%s'", name, want);
-	ok(c.e == NULL && c.n == 0, "%s: nothing left allocated", name);
+	tap_ok(strstr(err, want) != NULL, "%s: error says '%s'", name, want);
+	tap_ok(c.e == NULL && c.n == 0, "%s: nothing left allocated", name);
 	if (r == 0)
 		estca_conf_free(&c);
 }
@@ -155,9 +140,9 @@ test_errors(void)
 	/* The same key in two sections is fine. */
 	write_file("samekey.conf", "a = 0\n[ca x]\na = 1\n[ca y]\na = 2\n", path);
 	r = estca_conf_load(path, &c, err, sizeof(err));
-	ok(r == 0, "same key in different sections loads (%s)", err);
+	tap_ok(r == 0, "same key in different sections loads (%s)", err);
 	if (r == 0) {
-		ok(streq(estca_conf_get(&c, "ca", "y", "a"), "2"),
+		tap_ok(streq(estca_conf_get(&c, "ca", "y", "a"), "2"),
 		    "[ca y] a = 2");
 		estca_conf_free(&c);
 	}
@@ -173,7 +158,7 @@ test_errors(void)
 	write_file("long.conf", big, path);
 	free(big);
 	r = estca_conf_load(path, &c, err, sizeof(err));
-	ok(r == ESTCA_ERR_CONFIG && strstr(err, ":2:") != NULL,
+	tap_ok(r == ESTCA_ERR_CONFIG && strstr(err, ":2:") != NULL,
 	    "overlong line refused at line 2 (%s)", err);
 	if (r == 0)
 		estca_conf_free(&c);
@@ -181,13 +166,13 @@ test_errors(void)
 	/* Missing file. */
 	snprintf(path, sizeof(path), "%s/does-not-exist.conf", tmpdir);
 	r = estca_conf_load(path, &c, err, sizeof(err));
-	ok(r == ESTCA_ERR_CONFIG, "missing file refused");
-	ok(strstr(err, path) != NULL, "error names the missing file (%s)", err);
+	tap_ok(r == ESTCA_ERR_CONFIG, "missing file refused");
+	tap_ok(strstr(err, path) != NULL, "error names the missing file (%s)", err);
 
 	/* Empty file: valid, no entries. */
 	write_file("empty.conf", "", path);
 	r = estca_conf_load(path, &c, err, sizeof(err));
-	ok(r == 0 && c.n == 0, "empty file loads with no entries");
+	tap_ok(r == 0 && c.n == 0, "empty file loads with no entries");
 	if (r == 0)
 		estca_conf_free(&c);
 }
@@ -197,28 +182,28 @@ test_long(void)
 {
 	long v = -12345;
 
-	ok(estca_conf_long("42", 0, 100, &v) == 0 && v == 42, "42 in [0,100]");
-	ok(estca_conf_long("0", 0, 100, &v) == 0 && v == 0, "min is allowed");
-	ok(estca_conf_long("100", 0, 100, &v) == 0 && v == 100,
+	tap_ok(estca_conf_long("42", 0, 100, &v) == 0 && v == 42, "42 in [0,100]");
+	tap_ok(estca_conf_long("0", 0, 100, &v) == 0 && v == 0, "min is allowed");
+	tap_ok(estca_conf_long("100", 0, 100, &v) == 0 && v == 100,
 	    "max is allowed");
-	ok(estca_conf_long("-5", -10, 10, &v) == 0 && v == -5,
+	tap_ok(estca_conf_long("-5", -10, 10, &v) == 0 && v == -5,
 	    "negative in range");
 	v = 7;
-	ok(estca_conf_long("101", 0, 100, &v) == ESTCA_ERR_CONFIG && v == 7,
+	tap_ok(estca_conf_long("101", 0, 100, &v) == ESTCA_ERR_CONFIG && v == 7,
 	    "above max refused, out untouched");
-	ok(estca_conf_long("-1", 0, 100, &v) == ESTCA_ERR_CONFIG,
+	tap_ok(estca_conf_long("-1", 0, 100, &v) == ESTCA_ERR_CONFIG,
 	    "below min refused");
-	ok(estca_conf_long("", 0, 100, &v) == ESTCA_ERR_CONFIG,
+	tap_ok(estca_conf_long("", 0, 100, &v) == ESTCA_ERR_CONFIG,
 	    "empty refused");
-	ok(estca_conf_long(NULL, 0, 100, &v) == ESTCA_ERR_CONFIG,
+	tap_ok(estca_conf_long(NULL, 0, 100, &v) == ESTCA_ERR_CONFIG,
 	    "NULL refused");
-	ok(estca_conf_long("12x", 0, 100, &v) == ESTCA_ERR_CONFIG,
+	tap_ok(estca_conf_long("12x", 0, 100, &v) == ESTCA_ERR_CONFIG,
 	    "trailing garbage refused");
-	ok(estca_conf_long("0x10", 0, 100, &v) == ESTCA_ERR_CONFIG,
+	tap_ok(estca_conf_long("0x10", 0, 100, &v) == ESTCA_ERR_CONFIG,
 	    "hex refused (decimal only)");
-	ok(estca_conf_long("99999999999999999999999", LONG_MIN, LONG_MAX, &v) ==
+	tap_ok(estca_conf_long("99999999999999999999999", LONG_MIN, LONG_MAX, &v) ==
 	    ESTCA_ERR_CONFIG, "overflow refused");
-	ok(estca_conf_long("9223372036854775807", LONG_MIN, LONG_MAX, &v) == 0 &&
+	tap_ok(estca_conf_long("9223372036854775807", LONG_MIN, LONG_MAX, &v) == 0 &&
 	    v == LONG_MAX, "LONG_MAX accepted");
 }
 
@@ -255,6 +240,5 @@ main(void)
 	test_errors();
 	test_long();
 	cleanup();
-	printf("1..%d\n", ntest);
-	return nfail == 0 ? 0 : 1;
+	return tap_done();
 }

@@ -15,23 +15,8 @@
 #include "cred.h"
 #include "csr.h"
 #include "policy.h"
+#include "tap.h"
 
-static int n_tests, n_failed;
-
-static void
-check(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	n_tests++;
-	if (!cond)
-		n_failed++;
-	printf("%s %d - ", cond ? "ok" : "not ok", n_tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /* ---- base64 and media types ------------------------------------------ */
 
@@ -69,10 +54,10 @@ test_base64(void)
 		r = estca_base64_decode((const unsigned char *)cases[i].in,
 		    strlen(cases[i].in), &b);
 		if (cases[i].want == NULL)
-			check(r == ESTCA_ERR_MALFORMED, "base64 case %zu refused",
+			tap_ok(r == ESTCA_ERR_MALFORMED, "base64 case %zu refused",
 			    i);
 		else
-			check(r == 0 && b.len == strlen(cases[i].want) &&
+			tap_ok(r == 0 && b.len == strlen(cases[i].want) &&
 			    (b.len == 0 || memcmp(b.data, cases[i].want, b.len) == 0),
 			    "base64 case %zu decodes", i);
 		estca_buf_free(&b);
@@ -81,18 +66,18 @@ test_base64(void)
 		struct estca_buf b;
 
 		estca_buf_init(&b, 2, false);
-		check(estca_base64_decode((const unsigned char *)"TWFu", 4, &b) ==
+		tap_ok(estca_base64_decode((const unsigned char *)"TWFu", 4, &b) ==
 		    ESTCA_ERR_TOO_LARGE && b.data == NULL, "base64 respects the cap");
 	}
-	check(estca_media_type_is("application/pkcs10", "application/pkcs10"),
+	tap_ok(estca_media_type_is("application/pkcs10", "application/pkcs10"),
 	    "media type exact");
-	check(estca_media_type_is("Application/PKCS10; charset=x", "application/pkcs10"),
+	tap_ok(estca_media_type_is("Application/PKCS10; charset=x", "application/pkcs10"),
 	    "media type case and parameters");
-	check(!estca_media_type_is("application/pkcs10x", "application/pkcs10"),
+	tap_ok(!estca_media_type_is("application/pkcs10x", "application/pkcs10"),
 	    "media type prefix refused");
-	check(!estca_media_type_is("application/x-www-form-urlencoded",
+	tap_ok(!estca_media_type_is("application/x-www-form-urlencoded",
 	    "application/pkcs10"), "media type form refused");
-	check(!estca_media_type_is(NULL, "application/pkcs10"), "no media type");
+	tap_ok(!estca_media_type_is(NULL, "application/pkcs10"), "no media type");
 }
 
 /* ---- requests made in memory -------------------------------------------- */
@@ -192,20 +177,20 @@ test_csr(void)
 	int len;
 
 	der = make_csr(key1, subj, "DNS:a.example,IP:192.0.2.1", "sesame", &len);
-	check(estca_csr_decode(der, (size_t)len, &c, why, sizeof(why)) == 0,
+	tap_ok(estca_csr_decode(der, (size_t)len, &c, why, sizeof(why)) == 0,
 	    "raw DER request decodes");
-	check(c.challenge != NULL && strcmp(c.challenge, "sesame") == 0,
+	tap_ok(c.challenge != NULL && strcmp(c.challenge, "sesame") == 0,
 	    "challengePassword found");
-	check(sk_GENERAL_NAME_num(c.sans) == 2, "two SANs found");
+	tap_ok(sk_GENERAL_NAME_num(c.sans) == 2, "two SANs found");
 	estca_csr_free(&c);
 
 	text = b64(der, len, 0);
-	check(estca_csr_decode((unsigned char *)text, strlen(text), &c, why,
+	tap_ok(estca_csr_decode((unsigned char *)text, strlen(text), &c, why,
 	    sizeof(why)) == 0, "base64 without line breaks decodes");
 	estca_csr_free(&c);
 	OPENSSL_free(text);
 	text = b64(der, len, 1);
-	check(estca_csr_decode((unsigned char *)text, strlen(text), &c, why,
+	tap_ok(estca_csr_decode((unsigned char *)text, strlen(text), &c, why,
 	    sizeof(why)) == 0, "base64 with CRLF line breaks decodes");
 	estca_csr_free(&c);
 	OPENSSL_free(text);
@@ -213,7 +198,7 @@ test_csr(void)
 	/* flip a bit of the signature (the last byte of the DER) */
 	der[len - 1] ^= 1;
 	text = b64(der, len, 0);
-	check(estca_csr_decode((unsigned char *)text, strlen(text), &c, why,
+	tap_ok(estca_csr_decode((unsigned char *)text, strlen(text), &c, why,
 	    sizeof(why)) == ESTCA_ERR_MALFORMED &&
 	    strstr(why, "signature") != NULL, "bad signature refused (%s)", why);
 	OPENSSL_free(text);
@@ -225,19 +210,19 @@ test_csr(void)
 		memcpy(more, der, (size_t)len);
 		more[len] = 0;
 		more[len + 1] = 0;
-		check(estca_csr_decode(more, (size_t)len + 2, &c, why,
+		tap_ok(estca_csr_decode(more, (size_t)len + 2, &c, why,
 		    sizeof(why)) == ESTCA_ERR_MALFORMED,
 		    "bytes after the request refused (%s)", why);
 		OPENSSL_free(more);
 	}
-	check(estca_csr_decode((const unsigned char *)"aGVsbG8=", 8, &c, why,
+	tap_ok(estca_csr_decode((const unsigned char *)"aGVsbG8=", 8, &c, why,
 	    sizeof(why)) == ESTCA_ERR_MALFORMED, "base64 of no request refused");
-	check(estca_csr_decode((const unsigned char *)"", 0, &c, why,
+	tap_ok(estca_csr_decode((const unsigned char *)"", 0, &c, why,
 	    sizeof(why)) == ESTCA_ERR_MALFORMED, "empty body refused");
 	OPENSSL_free(der);
 
 	der = make_csr(key1, subj, NULL, NULL, &len);
-	check(estca_csr_decode(der, (size_t)len, &c, why, sizeof(why)) == 0 &&
+	tap_ok(estca_csr_decode(der, (size_t)len, &c, why, sizeof(why)) == 0 &&
 	    c.challenge == NULL && c.sans == NULL,
 	    "request without challengePassword and SANs");
 	estca_csr_free(&c);
@@ -279,27 +264,27 @@ test_names(void)
 	for (size_t i = 0; i < sizeof(dns) / sizeof(dns[0]); i++) {
 		int got = estca_dn_match(n, dns[i].dn);
 
-		check(got == dns[i].want, "dn_match \"%s\" -> %d (want %d)",
+		tap_ok(got == dns[i].want, "dn_match \"%s\" -> %d (want %d)",
 		    dns[i].dn, got, dns[i].want);
 	}
-	check(estca_dn_match(empty, "") == 1, "empty DN matches empty subject");
+	tap_ok(estca_dn_match(empty, "") == 1, "empty DN matches empty subject");
 
-	check(estca_name_field(n, "CN", v, sizeof(v)) == 0 &&
+	tap_ok(estca_name_field(n, "CN", v, sizeof(v)) == 0 &&
 	    strcmp(v, "device1") == 0, "username field CN");
-	check(estca_name_field(n, "serialNumber", v, sizeof(v)) == 0 &&
+	tap_ok(estca_name_field(n, "serialNumber", v, sizeof(v)) == 0 &&
 	    strcmp(v, "s3cr3t") == 0, "code field serialNumber");
-	check(estca_name_field(n, "UID", v, sizeof(v)) == ESTCA_ERR_NOT_FOUND,
+	tap_ok(estca_name_field(n, "UID", v, sizeof(v)) == ESTCA_ERR_NOT_FOUND,
 	    "absent field");
-	check(estca_name_field(n2, "CN", v, sizeof(v)) == ESTCA_ERR_REFUSED &&
+	tap_ok(estca_name_field(n2, "CN", v, sizeof(v)) == ESTCA_ERR_REFUSED &&
 	    v[0] == 0, "repeated field refused");
-	check(estca_name_field(n, "NoSuchField", v, sizeof(v)) == ESTCA_ERR_CONFIG,
+	tap_ok(estca_name_field(n, "NoSuchField", v, sizeof(v)) == ESTCA_ERR_CONFIG,
 	    "unknown field type");
-	check(estca_name_field(n, "CN", v, 4) == ESTCA_ERR_REFUSED,
+	tap_ok(estca_name_field(n, "CN", v, 4) == ESTCA_ERR_REFUSED,
 	    "field longer than the buffer refused");
-	check(estca_name_without(n, "serialNumber", &stripped) == 0 &&
+	tap_ok(estca_name_without(n, "serialNumber", &stripped) == 0 &&
 	    estca_dn_match(stripped, "CN=device1,OU=Dev,O=Ex\\, Inc.,C=SE") == 1,
 	    "code field removed from the subject");
-	check(estca_name_text(stripped, v, sizeof(v)) == 0 &&
+	tap_ok(estca_name_text(stripped, v, sizeof(v)) == 0 &&
 	    strcmp(v, "CN=device1,OU=Dev,O=Ex\\, Inc.,C=SE") == 0,
 	    "RFC 4514 text of a name (%s)", v);
 	X509_NAME_free(stripped);
@@ -337,7 +322,7 @@ test_sans(void)
 		int got = g != NULL ?
 		    estca_san_match(sk_GENERAL_NAME_value(g, 0), cases[i].reg) : -9;
 
-		check(got == cases[i].want, "san_match %s vs %s -> %d",
+		tap_ok(got == cases[i].want, "san_match %s vs %s -> %d",
 		    cases[i].san, cases[i].reg, got);
 		GENERAL_NAMES_free(g);
 	}
@@ -378,12 +363,12 @@ test_enroll(void)
 
 	ee = ee0, f = f0;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == 0, "right code, registered subject and SANs: accept");
+	tap_ok(d.err == 0, "right code, registered subject and SANs: accept");
 
 	ee = ee0, f = f0;
 	ee.found = false;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && !d.count_failure &&
+	tap_ok(d.err == ESTCA_ERR_REFUSED && !d.count_failure &&
 	    strcmp(d.reason, ESTCA_POLICY_BAD_CREDENTIALS) == 0 &&
 	    strstr(d.audit, "unknown end entity") != NULL,
 	    "unknown end entity: same reason as a wrong code, audit says which");
@@ -391,76 +376,76 @@ test_enroll(void)
 	ee = ee0, f = f0;
 	f.code_ok = false;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && d.count_failure && !d.lock &&
+	tap_ok(d.err == ESTCA_ERR_REFUSED && d.count_failure && !d.lock &&
 	    strcmp(d.reason, ESTCA_POLICY_BAD_CREDENTIALS) == 0,
 	    "wrong code: counted, not locked (%s)", d.audit);
 	ee.failed_attempts = 2;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && d.count_failure && d.lock,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && d.count_failure && d.lock,
 	    "third wrong code of three: locks (%s)", d.audit);
 
 	ee = ee0, f = f0;
 	f.code_present = false;
 	f.code_ok = false;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && !d.count_failure,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && !d.count_failure,
 	    "no code: refused, not counted");
 
 	ee = ee0, f = f0;
 	ee.has_code = false;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED &&
+	tap_ok(d.err == ESTCA_ERR_REFUSED &&
 	    strcmp(d.reason, ESTCA_POLICY_BAD_CREDENTIALS) == 0,
 	    "end entity without a code: refused");
 
 	ee = ee0, f = f0;
 	ee.status = "locked";
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "locked") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "locked") != NULL,
 	    "locked, right code: says locked");
 	f.code_ok = false;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && !d.count_failure &&
+	tap_ok(d.err == ESTCA_ERR_REFUSED && !d.count_failure &&
 	    strcmp(d.reason, ESTCA_POLICY_BAD_CREDENTIALS) == 0,
 	    "locked, wrong code: generic reason, not counted");
 
 	ee = ee0, f = f0;
 	ee.status = "disabled";
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "disabled") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "disabled") != NULL,
 	    "disabled: refused");
 
 	ee = ee0, f = f0;
 	ee.uses_left = 0;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "already used") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "already used") != NULL,
 	    "used-up code: refused");
 
 	ee = ee0, f = f0;
 	ee.subject_dn = "CN=device2,O=Example";
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
 	    "subject mismatch: refused (%s)", d.audit);
 	ee.subject_dn = NULL;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == 0, "no registered subject: any subject");
+	tap_ok(d.err == 0, "no registered subject: any subject");
 	ee.subject_dn = "CN=#00";
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_INTERNAL, "unparsable registered subject: 500");
+	tap_ok(d.err == ESTCA_ERR_INTERNAL, "unparsable registered subject: 500");
 
 	ee = ee0, f = f0;
 	f.sans = bad_sans;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED &&
+	tap_ok(d.err == ESTCA_ERR_REFUSED &&
 	    strstr(d.audit, "evil.example") != NULL,
 	    "unregistered SAN: refused (%s)", d.audit);
 	f.sans = NULL;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == 0, "no SANs asked: fewer than registered is fine");
+	tap_ok(d.err == 0, "no SANs asked: fewer than registered is fine");
 	ee.nsans = 0;
 	f.sans = ok_sans;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED, "SANs asked, none registered: refused");
+	tap_ok(d.err == ESTCA_ERR_REFUSED, "SANs asked, none registered: refused");
 
 	ee = ee0, f = f0;
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "ra");
@@ -468,56 +453,56 @@ test_enroll(void)
 	f.code_ok = false;
 	ee.has_code = false;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == 0 && !estca_policy_code_mode(&a),
+	tap_ok(d.err == 0 && !estca_policy_code_mode(&a),
 	    "ra mode: no code needed, no code registered: accept");
 	ee.uses_left = 0;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED &&
+	tap_ok(d.err == ESTCA_ERR_REFUSED &&
 	    strstr(d.reason, "no enrollments left") != NULL,
 	    "ra mode: uses still apply (%s)", d.reason);
 	ee = ee0;
 	ee.found = false;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && !d.count_failure &&
+	tap_ok(d.err == ESTCA_ERR_REFUSED && !d.count_failure &&
 	    strstr(d.reason, "no such end entity") != NULL,
 	    "ra mode: unknown end entity said plainly to the RA");
 	ee = ee0;
 	ee.status = "locked";
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "locked") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "locked") != NULL,
 	    "ra mode: locked end entity refused");
 	ee = ee0;
 	ee.subject_dn = "CN=device2,O=Example";
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
 	    "ra mode: subject still matched against the registration");
 	ee = ee0, f = f0;
 	f.sans = bad_sans;
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED, "ra mode: SANs still matched");
+	tap_ok(d.err == ESTCA_ERR_REFUSED, "ra mode: SANs still matched");
 
 	ee = ee0, f = f0;
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "vendor");
 	f.code_present = false;
 	f.username = "device1";
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == 0, "vendor mode: registered subject: accept");
+	tap_ok(d.err == 0, "vendor mode: registered subject: accept");
 	ee.subject_dn = NULL;
 	snprintf(a.username_dn_field, sizeof(a.username_dn_field), "CN");
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == 0, "vendor mode, any subject: subject names the end entity");
+	tap_ok(d.err == 0, "vendor mode, any subject: subject names the end entity");
 	f.username = "device9";
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED,
+	tap_ok(d.err == ESTCA_ERR_REFUSED,
 	    "vendor mode, any subject: subject naming another end entity refused");
 
 	ee = ee0, f = f0;
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "nosuchmode");
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == ESTCA_ERR_UNSUPPORTED, "unknown mode: 501");
+	tap_ok(d.err == ESTCA_ERR_UNSUPPORTED, "unknown mode: 501");
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "dn_part_password");
 	estca_policy_enroll(&a, &ee, &f, &d);
-	check(d.err == 0, "dn_part_password: same rules");
+	tap_ok(d.err == 0, "dn_part_password: same rules");
 
 	X509_NAME_free(n);
 	GENERAL_NAMES_free(ok_sans);
@@ -589,100 +574,100 @@ test_renew(void)
 
 	f = f0;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == 0, "renewal with a new key, same subject and SANs: accept");
+	tap_ok(d.err == 0, "renewal with a new key, same subject and SANs: accept");
 
 	f = f0;
 	f.chain_ok = false;
 	f.chain_why = "unable to get local issuer certificate";
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.audit, "local issuer") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.audit, "local issuer") != NULL,
 	    "foreign certificate: refused");
 	f = f0;
 	f.known = false;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED, "certificate not recorded: refused");
+	tap_ok(d.err == ESTCA_ERR_REFUSED, "certificate not recorded: refused");
 	f = f0;
 	f.same_alias = false;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED, "certificate of another alias: refused");
+	tap_ok(d.err == ESTCA_ERR_REFUSED, "certificate of another alias: refused");
 	f = f0;
 	f.revoked = true;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "revoked") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "revoked") != NULL,
 	    "revoked: refused");
 	f = f0;
 	f.expired = true;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "expired") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "expired") != NULL,
 	    "expired: refused");
 	f = f0;
 	f.ee_status = NULL;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED, "end entity deleted: refused");
+	tap_ok(d.err == ESTCA_ERR_REFUSED, "end entity deleted: refused");
 	f = f0;
 	f.ee_status = "disabled";
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED, "end entity disabled: refused");
+	tap_ok(d.err == ESTCA_ERR_REFUSED, "end entity disabled: refused");
 	f = f0;
 	f.ee_status = "locked";
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == 0, "end entity locked by code failures: renewal still works");
+	tap_ok(d.err == 0, "end entity locked by code failures: renewal still works");
 	f = f0;
 	f.subject = n2;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
 	    "other subject: refused");
 	f = f0;
 	f.subject = upper;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
 	    "subject differing in case only: refused");
 	f.subject = spaced;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
 	    "subject differing in spaces only: refused");
 	f.subject = printable;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "subject") != NULL,
 	    "subject differing in string type only: refused");
 	f.subject = empty;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == 0, "empty subject, same SANs: accept");
+	tap_ok(d.err == 0, "empty subject, same SANs: accept");
 	f.sans = NULL;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == 0, "empty subject, no SANs: accept (the certificate's)");
+	tap_ok(d.err == 0, "empty subject, no SANs: accept (the certificate's)");
 	f.sans = fewer;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED, "empty subject, fewer SANs: refused");
+	tap_ok(d.err == ESTCA_ERR_REFUSED, "empty subject, fewer SANs: refused");
 	f = f0;
 	f.sans = upper_sans;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED, "SAN differing in case only: refused");
-	check(estca_name_der_eq(n, upper) == 0 && estca_name_der_eq(n, n) == 1,
+	tap_ok(d.err == ESTCA_ERR_REFUSED, "SAN differing in case only: refused");
+	tap_ok(estca_name_der_eq(n, upper) == 0 && estca_name_der_eq(n, n) == 1,
 	    "estca_name_der_eq: case matters, equal names equal");
 	f = f0;
 	f.sans = fewer;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED, "fewer SANs: refused");
+	tap_ok(d.err == ESTCA_ERR_REFUSED, "fewer SANs: refused");
 	f.sans = NULL;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED, "no SANs: refused");
+	tap_ok(d.err == ESTCA_ERR_REFUSED, "no SANs: refused");
 	f.cert = nosan;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == 0, "no SANs in either: accept");
+	tap_ok(d.err == 0, "no SANs in either: accept");
 	f = f0;
 	f.spki = spki1;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "same public key") != NULL,
+	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "same public key") != NULL,
 	    "same key, alias forbids: refused");
 	a.allow_same_key_renewal = true;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == 0, "same key, alias allows: accept");
+	tap_ok(d.err == 0, "same key, alias allows: accept");
 	f = f0;
 	f.csn = true;
 	a.change_subject_name = true;
 	estca_policy_renew(&a, &f, &d);
-	check(d.err == ESTCA_ERR_REFUSED &&
+	tap_ok(d.err == ESTCA_ERR_REFUSED &&
 	    strstr(d.reason, "ChangeSubjectName") != NULL,
 	    "ChangeSubjectName on renewal: refused even where the alias allows it");
 
@@ -781,19 +766,19 @@ test_ra_vendor(void)
 	snprintf(a.username_dn_field, sizeof(a.username_dn_field), "CN");
 	for (size_t i = 0; i < sizeof(ra) / sizeof(ra[0]); i++) {
 		estca_policy_ra(&a, &ra[i].f, &d);
-		check(d.err == ra[i].want && (d.err == 0 || d.reason != NULL),
+		tap_ok(d.err == ra[i].want && (d.err == 0 || d.reason != NULL),
 		    "ra: %s (%s)", ra[i].name, d.audit);
 	}
 	for (size_t i = 0; i < sizeof(ven) / sizeof(ven[0]); i++) {
 		a.change_subject_name = ven[i].allow_csn;
 		estca_policy_vendor(&a, &ven[i].f, &d);
-		check(d.err == ven[i].want, "%s (%s)", ven[i].name, d.audit);
+		tap_ok(d.err == ven[i].want, "%s (%s)", ven[i].name, d.audit);
 	}
-	check(estca_vendor_subject(csr, csn, ven_n) == csn,
+	tap_ok(estca_vendor_subject(csr, csn, ven_n) == csn,
 	    "vendor subject: ChangeSubjectName's first");
-	check(estca_vendor_subject(csr, NULL, ven_n) == csr,
+	tap_ok(estca_vendor_subject(csr, NULL, ven_n) == csr,
 	    "vendor subject: else the CSR's");
-	check(estca_vendor_subject(empty, NULL, ven_n) == ven_n,
+	tap_ok(estca_vendor_subject(empty, NULL, ven_n) == ven_n,
 	    "vendor subject: empty CSR subject takes the vendor certificate's");
 	X509_NAME_free(csr);
 	X509_NAME_free(csn);
@@ -835,45 +820,45 @@ test_csn(void)
 	memcpy(body, name_der, (size_t)nl);
 	memcpy(body + nl, sans_der, (size_t)gl);
 	vl = seq_of(val, body, nl + gl);
-	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) == 0 &&
+	tap_ok(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) == 0 &&
 	    got_n != NULL && X509_NAME_cmp(got_n, n) == 0 &&
 	    sk_GENERAL_NAME_num(got_g) == 2, "CSN with subject and subjectAlt");
 	X509_NAME_free(got_n);
 	GENERAL_NAMES_free(got_g);
 	/* subject only */
 	vl = seq_of(val, name_der, nl);
-	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) == 0 &&
+	tap_ok(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) == 0 &&
 	    got_n != NULL && got_g == NULL, "CSN with the subject only");
 	X509_NAME_free(got_n);
 	/* subjectAlt only: told apart by its context-specific first element */
 	vl = seq_of(val, sans_der, gl);
-	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) == 0 &&
+	tap_ok(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) == 0 &&
 	    got_n == NULL && sk_GENERAL_NAME_num(got_g) == 2,
 	    "CSN with subjectAlt only");
 	GENERAL_NAMES_free(got_g);
 	/* refusals */
 	vl = seq_of(val, body, 0);
-	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
+	tap_ok(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
 	    ESTCA_ERR_MALFORMED, "empty CSN refused");
 	memcpy(body, sans_der, (size_t)gl);
 	memcpy(body + gl, name_der, (size_t)nl);
 	vl = seq_of(val, body, nl + gl);
-	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
+	tap_ok(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
 	    ESTCA_ERR_MALFORMED && got_n == NULL && got_g == NULL,
 	    "CSN with subjectAlt before subject refused");
 	memcpy(body, name_der, (size_t)nl);
 	memcpy(body + nl, name_der, (size_t)nl);
 	vl = seq_of(val, body, 2 * nl);
-	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
+	tap_ok(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
 	    ESTCA_ERR_MALFORMED, "CSN with two subjects refused");
 	vl = seq_of(val, name_der, nl);
 	val[vl] = 0;
-	check(estca_csn_decode(val, (size_t)vl + 1, &got_n, &got_g, why, sizeof(why)) ==
+	tap_ok(estca_csn_decode(val, (size_t)vl + 1, &got_n, &got_g, why, sizeof(why)) ==
 	    ESTCA_ERR_MALFORMED, "CSN with a byte after it refused");
 	body[0] = 0x04;
 	body[1] = 0x00;
 	vl = seq_of(val, body, 2);
-	check(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
+	tap_ok(estca_csn_decode(val, (size_t)vl, &got_n, &got_g, why, sizeof(why)) ==
 	    ESTCA_ERR_MALFORMED, "CSN holding an OCTET STRING refused");
 
 	/* in a request, as the attribute */
@@ -893,7 +878,7 @@ test_csn(void)
 		    V_ASN1_SEQUENCE, val, vl);
 		X509_REQ_sign(req, key1, EVP_sha256());
 		len = i2d_X509_REQ(req, &der);
-		check(estca_csr_decode(der, (size_t)len, &c, why, sizeof(why)) == 0 &&
+		tap_ok(estca_csr_decode(der, (size_t)len, &c, why, sizeof(why)) == 0 &&
 		    c.csn && c.csn_subject != NULL &&
 		    X509_NAME_cmp(c.csn_subject, n) == 0 &&
 		    sk_GENERAL_NAME_num(c.csn_sans) == 2 &&
@@ -909,7 +894,7 @@ test_csn(void)
 		    X509_REQ_get_attr_count(req) == 2) {
 			X509_REQ_sign(req, key1, EVP_sha256());
 			len = i2d_X509_REQ(req, &der);
-			check(estca_csr_decode(der, (size_t)len, &c, why,
+			tap_ok(estca_csr_decode(der, (size_t)len, &c, why,
 			    sizeof(why)) == ESTCA_ERR_MALFORMED,
 			    "two ChangeSubjectName attributes refused (%s)", why);
 			estca_csr_free(&c);
@@ -960,7 +945,7 @@ test_cred(void)
 	for (size_t i = 0; i < sizeof(basic) / sizeof(basic[0]); i++) {
 		int r = estca_basic_parse(basic[i].hdr, user, pass);
 
-		check(r == basic[i].want && (r != 0 ||
+		tap_ok(r == basic[i].want && (r != 0 ||
 		    (strcmp(user, basic[i].user) == 0 &&
 		    strcmp(pass, basic[i].pass) == 0)) &&
 		    (r == 0 || (user[0] == 0 && pass[0] == 0)),
@@ -977,39 +962,39 @@ test_cred(void)
 		memcpy(hdr, "Basic ", 6);
 		n = EVP_EncodeBlock((unsigned char *)hdr + 6, raw, 302);
 		hdr[6 + n] = 0;
-		check(estca_basic_parse(hdr, user, pass) == ESTCA_ERR_MALFORMED,
+		tap_ok(estca_basic_parse(hdr, user, pass) == ESTCA_ERR_MALFORMED,
 		    "Basic password above 255 bytes refused");
 	}
 
 	h = crypt_gensalt_rn("$2b$", 4, NULL, 0, setting, sizeof(setting)) ?
 	    crypt_r("foo123", setting, cd) : NULL;
-	check(h != NULL && h[0] == '$', "bcrypt hash made for the test");
+	tap_ok(h != NULL && h[0] == '$', "bcrypt hash made for the test");
 	snprintf(hash, sizeof(hash), "%s", h != NULL ? h : "*");
-	check(estca_crypt_matches("foo123", hash), "crypt: right password");
-	check(!estca_crypt_matches("foo124", hash), "crypt: wrong password");
-	check(!estca_crypt_matches("foo123", "*0"), "crypt: unusable hash");
-	check(!estca_crypt_matches("foo123", estca_dummy_hash),
+	tap_ok(estca_crypt_matches("foo123", hash), "crypt: right password");
+	tap_ok(!estca_crypt_matches("foo124", hash), "crypt: wrong password");
+	tap_ok(!estca_crypt_matches("foo123", "*0"), "crypt: unusable hash");
+	tap_ok(!estca_crypt_matches("foo123", estca_dummy_hash),
 	    "crypt: the dummy hash matches nothing we use");
 
 	k.hash = hash;
-	check(!estca_ra_cache_hit(cache, &k, 1000), "cache: empty misses");
+	tap_ok(!estca_ra_cache_hit(cache, &k, 1000), "cache: empty misses");
 	estca_ra_cache_put(cache, &k, 1000);
-	check(estca_ra_cache_hit(cache, &k, 1000 + ESTCA_RA_CACHE_TTL - 1),
+	tap_ok(estca_ra_cache_hit(cache, &k, 1000 + ESTCA_RA_CACHE_TTL - 1),
 	    "cache: hit within the TTL");
-	check(!estca_ra_cache_hit(cache, &k, 1000 + ESTCA_RA_CACHE_TTL),
+	tap_ok(!estca_ra_cache_hit(cache, &k, 1000 + ESTCA_RA_CACHE_TTL),
 	    "cache: miss once the TTL passed");
 	k.password = "foo124";
-	check(!estca_ra_cache_hit(cache, &k, 1001), "cache: other password misses");
+	tap_ok(!estca_ra_cache_hit(cache, &k, 1001), "cache: other password misses");
 	k.password = "foo123";
 	k.hash = estca_dummy_hash;
-	check(!estca_ra_cache_hit(cache, &k, 1001),
+	tap_ok(!estca_ra_cache_hit(cache, &k, 1001),
 	    "cache: a new stored hash (password changed) misses");
 	k.hash = hash;
 	k.member_id = 8;
-	check(!estca_ra_cache_hit(cache, &k, 1001), "cache: other member misses");
+	tap_ok(!estca_ra_cache_hit(cache, &k, 1001), "cache: other member misses");
 	k.member_id = 7;
 	k.alias = "other";
-	check(!estca_ra_cache_hit(cache, &k, 1001), "cache: other alias misses");
+	tap_ok(!estca_ra_cache_hit(cache, &k, 1001), "cache: other alias misses");
 	k.alias = "est";
 	for (int i = 0; i < ESTCA_RA_CACHE_SLOTS + 1; i++) {
 		char u[16];
@@ -1019,14 +1004,14 @@ test_cred(void)
 		o.username = u;
 		estca_ra_cache_put(cache, &o, 1002);
 	}
-	check(!estca_ra_cache_hit(cache, &k, 1003),
+	tap_ok(!estca_ra_cache_hit(cache, &k, 1003),
 	    "cache: a full cache evicts the oldest");
 	{
-		check(memmem(cache, sizeof(*cache), "foo123", 6) == NULL,
+		tap_ok(memmem(cache, sizeof(*cache), "foo123", 6) == NULL,
 		    "cache: never holds the password");
 	}
 	estca_ra_cache_clear(cache);
-	check(!cache->keyed, "cache: cleared");
+	tap_ok(!cache->keyed, "cache: cleared");
 	OPENSSL_clear_free(cd, sizeof(*cd));
 	OPENSSL_free(cache);
 }
@@ -1089,7 +1074,7 @@ test_approval(void)
 		struct estca_decision d;
 
 		estca_policy_approval(&f, &act, &d);
-		check(act == t[i].act && d.err == t[i].err && d.reason != NULL &&
+		tap_ok(act == t[i].act && d.err == t[i].err && d.reason != NULL &&
 		    d.audit[0] != 0, "approval: %s", t[i].what);
 	}
 }
@@ -1115,6 +1100,5 @@ main(void)
 	test_approval();
 	EVP_PKEY_free(key1);
 	EVP_PKEY_free(key2);
-	printf("1..%d\n", n_tests);
-	return n_failed != 0;
+	return tap_done();
 }

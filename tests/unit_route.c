@@ -8,6 +8,7 @@
 #include <string.h>
 #include "route.h"
 #include "status.h"
+#include "tap.h"
 
 #define NF ESTCA_ERR_NOT_FOUND
 #define MA ESTCA_WEB_ERR_METHOD
@@ -105,28 +106,6 @@ static const struct rcase cases[] = {
 
 #define S(x) ((x) != NULL ? (x) : "(null)")
 
-static int n_test, n_fail;
-
-static void __attribute__((format(printf, 2, 3)))
-check(int cond, const char *fmt, ...)
-{
-	char what[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	for (char *p = what; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			*p = '?';
-	n_test++;
-	if (cond) {
-		printf("ok %d - %s\n", n_test, what);
-	} else {
-		n_fail++;
-		printf("not ok %d - %s\n", n_test, what);
-	}
-}
 
 static void
 route_cases(void)
@@ -149,7 +128,7 @@ route_cases(void)
 		if (!good)
 			printf("# got %d alias \"%s\" op %d why \"%s\"\n", r,
 			    rt.alias, (int)rt.op, rt.why ? rt.why : "");
-		check(good, "route [%s] + [%s] %s", S(c->script), S(c->pinfo),
+		tap_ok(good, "route [%s] + [%s] %s", S(c->script), S(c->pinfo),
 		    S(c->method));
 	}
 }
@@ -159,9 +138,9 @@ allow_headers(void)
 {
 	struct est_route rt;
 
-	check(est_route("/.well-known/est", "/cacerts", "PUT", &rt) == MA &&
+	tap_ok(est_route("/.well-known/est", "/cacerts", "PUT", &rt) == MA &&
 	    strcmp(rt.allow, "GET, HEAD") == 0, "Allow for cacerts PUT");
-	check(est_route("/.well-known/est", "/simpleenroll", "GET", &rt) == MA &&
+	tap_ok(est_route("/.well-known/est", "/simpleenroll", "GET", &rt) == MA &&
 	    strcmp(rt.allow, "POST") == 0, "Allow for simpleenroll GET");
 }
 
@@ -174,11 +153,11 @@ long_inputs(void)
 	memset(big, 'a', sizeof(big) - 1);
 	big[0] = '/';
 	big[sizeof(big) - 1] = 0;
-	check(est_route("/.well-known/est", big, "GET", &rt) == NF,
+	tap_ok(est_route("/.well-known/est", big, "GET", &rt) == NF,
 	    "very long PATH_INFO");
-	check(est_route(big, "/cacerts", "GET", &rt) == NF,
+	tap_ok(est_route(big, "/cacerts", "GET", &rt) == NF,
 	    "very long SCRIPT_NAME");
-	check(est_route(big, big, "GET", &rt) == NF,
+	tap_ok(est_route(big, big, "GET", &rt) == NF,
 	    "very long SCRIPT_NAME and PATH_INFO");
 }
 
@@ -203,18 +182,18 @@ status_table(void)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct estca_status *st = estca_status_of(want[i].err);
 
-		check(st != NULL && st->http == want[i].http &&
+		tap_ok(st != NULL && st->http == want[i].http &&
 		    st->reason != NULL && strchr(st->reason, '\n') == NULL &&
 		    st->phrase != NULL, "status of error %d is %d", want[i].err,
 		    want[i].http);
 	}
-	check(estca_status_of(ESTCA_ERR_UNAVAILABLE)->retry_after &&
+	tap_ok(estca_status_of(ESTCA_ERR_UNAVAILABLE)->retry_after &&
 	    !estca_status_of(ESTCA_ERR_NOT_FOUND)->retry_after,
 	    "Retry-After only for 503");
 	for (int e = 0; e >= ESTCA_ERR_UNSUPPORTED; e--) {
-		check(estca_status_of(e)->err == e, "table lists error %d", e);
+		tap_ok(estca_status_of(e)->err == e, "table lists error %d", e);
 	}
-	check(estca_web_engine_err(ESTCA_ERR_UNAVAILABLE) == ESTCA_ERR_UNAVAILABLE &&
+	tap_ok(estca_web_engine_err(ESTCA_ERR_UNAVAILABLE) == ESTCA_ERR_UNAVAILABLE &&
 	    estca_web_engine_err(ESTCA_ERR_IO) == ESTCA_ERR_UNAVAILABLE &&
 	    estca_web_engine_err(ESTCA_ERR_MALFORMED) == ESTCA_ERR_INTERNAL &&
 	    estca_web_engine_err(ESTCA_ERR_NOT_FOUND) == ESTCA_ERR_INTERNAL,
@@ -228,6 +207,5 @@ main(void)
 	allow_headers();
 	long_inputs();
 	status_table();
-	printf("1..%d\n", n_test);
-	return n_fail == 0 ? 0 : 1;
+	return tap_done();
 }

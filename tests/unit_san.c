@@ -11,23 +11,8 @@
 #include <openssl/x509v3.h>
 #include "log.h"
 #include "profile.h"
+#include "tap.h"
 
-static int ntest, nfail;
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 static void
 test_escape(void)
@@ -35,38 +20,38 @@ test_escape(void)
 	char out[64], small[12];
 	static const unsigned char bin[] = { 'a', 0, 'b', 0xc3, 0xa9, 0x7f, 0x1b };
 
-	ok(strcmp(estca_log_escape(out, sizeof(out), "device-1 x", 10), "device-1 x") == 0,
+	tap_ok(strcmp(estca_log_escape(out, sizeof(out), "device-1 x", 10), "device-1 x") == 0,
 	    "escape: printable ASCII is copied");
 	estca_log_escape(out, sizeof(out), "a\nb\r\tc", 6);
-	ok(strcmp(out, "a\\x0ab\\x0d\\x09c") == 0, "escape: newline, CR, tab -> \\xNN (%s)", out);
+	tap_ok(strcmp(out, "a\\x0ab\\x0d\\x09c") == 0, "escape: newline, CR, tab -> \\xNN (%s)", out);
 	estca_log_escape(out, sizeof(out), "q\"b\\", 4);
-	ok(strcmp(out, "q\\\"b\\\\") == 0, "escape: quote and backslash escaped (%s)", out);
+	tap_ok(strcmp(out, "q\\\"b\\\\") == 0, "escape: quote and backslash escaped (%s)", out);
 	estca_log_escape(out, sizeof(out), bin, sizeof(bin));
-	ok(strcmp(out, "a\\x00b\\xc3\\xa9\\x7f\\x1b") == 0,
+	tap_ok(strcmp(out, "a\\x00b\\xc3\\xa9\\x7f\\x1b") == 0,
 	    "escape: NUL, UTF-8, DEL, ESC -> \\xNN (%s)", out);
 	estca_log_escape(out, sizeof(out), "", 0);
-	ok(out[0] == 0, "escape: empty stays empty");
+	tap_ok(out[0] == 0, "escape: empty stays empty");
 	/* 11 characters fit in 12 bytes exactly: no truncation mark */
 	estca_log_escape(small, sizeof(small), "abcdefghijk", 11);
-	ok(strcmp(small, "abcdefghijk") == 0, "escape: exact fit kept whole (%s)", small);
+	tap_ok(strcmp(small, "abcdefghijk") == 0, "escape: exact fit kept whole (%s)", small);
 	estca_log_escape(small, sizeof(small), "abcdefghijkl", 12);
-	ok(strcmp(small, "abcdefgh...") == 0, "escape: too long ends in ... (%s)", small);
+	tap_ok(strcmp(small, "abcdefgh...") == 0, "escape: too long ends in ... (%s)", small);
 	estca_log_escape(small, sizeof(small), "abcdefg\n\n\n", 10);
-	ok(strcmp(small, "abcdefg...") == 0,
+	tap_ok(strcmp(small, "abcdefg...") == 0,
 	    "escape: an escape sequence is never cut (%s)", small);
 	estca_log_escape(small, 3, "abc", 3);
-	ok(small[0] == 0, "escape: a buffer under 4 bytes gets an empty string");
+	tap_ok(small[0] == 0, "escape: a buffer under 4 bytes gets an empty string");
 	for (unsigned c = 0; c < 256; c++) {
 		unsigned char b = (unsigned char)c;
 
 		estca_log_escape(out, sizeof(out), &b, 1);
 		for (const char *p = out; *p; p++)
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) {
-				ok(0, "escape: byte %u gives printable ASCII only", c);
+				tap_ok(0, "escape: byte %u gives printable ASCII only", c);
 				return;
 			}
 	}
-	ok(1, "escape: every byte gives printable ASCII only");
+	tap_ok(1, "escape: every byte gives printable ASCII only");
 }
 
 struct san_case {
@@ -147,17 +132,17 @@ test_syntax(void)
 		char shown[128];
 
 		estca_log_escape(shown, sizeof(shown), c->v, strlen(c->v));
-		ok((why == NULL) == c->good, "%s %s '%s'%s%s",
+		tap_ok((why == NULL) == c->good, "%s %s '%s'%s%s",
 		    c->good ? "accepted:" : "refused:",
 		    c->type == GEN_DNS ? "DNS" : c->type == GEN_EMAIL ? "email" : "URI",
 		    shown, why ? " - " : "", why ? why : "");
 	}
 	/* embedded NUL: the length, not strlen, counts */
-	ok(estca_san_syntax(GEN_DNS, (const unsigned char *)"a\0b.example", 11) != NULL,
+	tap_ok(estca_san_syntax(GEN_DNS, (const unsigned char *)"a\0b.example", 11) != NULL,
 	    "refused: DNS with an embedded NUL");
-	ok(estca_san_syntax(GEN_EMAIL, (const unsigned char *)"a@b.example\0", 12) != NULL,
+	tap_ok(estca_san_syntax(GEN_EMAIL, (const unsigned char *)"a@b.example\0", 12) != NULL,
 	    "refused: email with a trailing NUL");
-	ok(estca_san_syntax(GEN_URI, (const unsigned char *)"urn:x\0", 6) != NULL,
+	tap_ok(estca_san_syntax(GEN_URI, (const unsigned char *)"urn:x\0", 6) != NULL,
 	    "refused: URI with a trailing NUL");
 
 	/* lengths: label 63 yes, 64 no; name 253 yes, 254 no */
@@ -166,32 +151,32 @@ test_syntax(void)
 	memset(l64, 'a', 64);
 	l64[64] = 0;
 	snprintf(long254, sizeof(long254), "%s.example", l63);
-	ok(estca_san_syntax(GEN_DNS, (unsigned char *)long254, strlen(long254)) == NULL,
+	tap_ok(estca_san_syntax(GEN_DNS, (unsigned char *)long254, strlen(long254)) == NULL,
 	    "accepted: DNS label of 63 characters");
 	snprintf(long254, sizeof(long254), "%s.example", l64);
-	ok(estca_san_syntax(GEN_DNS, (unsigned char *)long254, strlen(long254)) != NULL,
+	tap_ok(estca_san_syntax(GEN_DNS, (unsigned char *)long254, strlen(long254)) != NULL,
 	    "refused: DNS label of 64 characters");
 	/* three labels of 63, one of 61, three dots: 253 */
 	snprintf(dns253, sizeof(dns253), "%s.%s.%s.%.61s", l63, l63, l63, l63);
-	ok(strlen(dns253) == 253 &&
+	tap_ok(strlen(dns253) == 253 &&
 	    estca_san_syntax(GEN_DNS, (unsigned char *)dns253, 253) == NULL,
 	    "accepted: DNS name of 253 characters");
 	snprintf(long254, sizeof(long254), "%s.%s.%s.%.62s", l63, l63, l63, l63);
-	ok(strlen(long254) == 254 &&
+	tap_ok(strlen(long254) == 254 &&
 	    estca_san_syntax(GEN_DNS, (unsigned char *)long254, 254) != NULL,
 	    "refused: DNS name of 254 characters");
 	memset(local65, 'x', 65);
 	memcpy(local65 + 65, "@example.com", 13);
-	ok(estca_san_syntax(GEN_EMAIL, (unsigned char *)local65, strlen(local65)) != NULL,
+	tap_ok(estca_san_syntax(GEN_EMAIL, (unsigned char *)local65, strlen(local65)) != NULL,
 	    "refused: email local part of 65 characters");
 	memcpy(local65 + 64, "@example.com", 13);
-	ok(estca_san_syntax(GEN_EMAIL, (unsigned char *)local65, strlen(local65)) == NULL,
+	tap_ok(estca_san_syntax(GEN_EMAIL, (unsigned char *)local65, strlen(local65)) == NULL,
 	    "accepted: email local part of 64 characters");
 	memcpy(uri1025, "urn:", 4);
 	memset(uri1025 + 4, 'x', 1021);
-	ok(estca_san_syntax(GEN_URI, (unsigned char *)uri1025, 1024) == NULL,
+	tap_ok(estca_san_syntax(GEN_URI, (unsigned char *)uri1025, 1024) == NULL,
 	    "accepted: URI of 1024 characters");
-	ok(estca_san_syntax(GEN_URI, (unsigned char *)uri1025, 1025) != NULL,
+	tap_ok(estca_san_syntax(GEN_URI, (unsigned char *)uri1025, 1025) != NULL,
 	    "refused: URI of 1025 characters");
 
 	/* iPAddress: 4 or 16 bytes, nothing else */
@@ -200,12 +185,12 @@ test_syntax(void)
 		int good = estca_san_syntax(GEN_IPADD, ip, n) == NULL;
 
 		if (good != (n == 4 || n == 16)) {
-			ok(0, "iPAddress of %zu bytes %s", n, good ? "accepted" : "refused");
+			tap_ok(0, "iPAddress of %zu bytes %s", n, good ? "accepted" : "refused");
 			return;
 		}
 	}
-	ok(1, "iPAddress: only 4 and 16 bytes accepted (0..33 tried)");
-	ok(estca_san_syntax(GEN_OTHERNAME, (const unsigned char *)"x", 1) != NULL,
+	tap_ok(1, "iPAddress: only 4 and 16 bytes accepted (0..33 tried)");
+	tap_ok(estca_san_syntax(GEN_OTHERNAME, (const unsigned char *)"x", 1) != NULL,
 	    "refused: other name types");
 }
 
@@ -244,14 +229,14 @@ test_profile(void)
 	sk_GENERAL_NAME_push(sans, gn(GEN_EMAIL, "a@dev.example", 13));
 	sk_GENERAL_NAME_push(sans, gn(GEN_URI, "urn:x:1", 7));
 	r = estca_profile_check_sans(dev, sans, reason, sizeof(reason));
-	ok(r == 0, "profile device: one good SAN of each type accepted (%s)", reason);
+	tap_ok(r == 0, "profile device: one good SAN of each type accepted (%s)", reason);
 	r = estca_profile_check_sans(tls, sans, reason, sizeof(reason));
-	ok(r == ESTCA_ERR_REFUSED && strstr(reason, "type email not allowed") != NULL,
+	tap_ok(r == ESTCA_ERR_REFUSED && strstr(reason, "type email not allowed") != NULL,
 	    "profile tls-server: type outside the profile refused first (%s)", reason);
 
 	sk_GENERAL_NAME_push(sans, gn(GEN_IPADD, ip5, 5));
 	r = estca_profile_check_sans(dev, sans, reason, sizeof(reason));
-	ok(r == ESTCA_ERR_REFUSED &&
+	tap_ok(r == ESTCA_ERR_REFUSED &&
 	    strcmp(reason, "subjectAltName IP of 5 bytes refused: "
 	    "not 4 (IPv4) or 16 (IPv6) bytes") == 0,
 	    "5-byte iPAddress refused with its reason (%s)", reason);
@@ -259,7 +244,7 @@ test_profile(void)
 
 	sk_GENERAL_NAME_push(sans, gn(GEN_DNS, "x\n\"y..z", 7));
 	r = estca_profile_check_sans(dev, sans, reason, sizeof(reason));
-	ok(r == ESTCA_ERR_REFUSED && strcmp(reason,
+	tap_ok(r == ESTCA_ERR_REFUSED && strcmp(reason,
 	    "subjectAltName DNS 'x\\x0a\\\"y..z' refused: character other than "
 	    "letter, digit, hyphen or dot") == 0,
 	    "bad dNSName refused, its value escaped in the reason (%s)", reason);
@@ -268,12 +253,12 @@ test_profile(void)
 	while (sk_GENERAL_NAME_num(sans) < ESTCA_MAX_SANS)
 		sk_GENERAL_NAME_push(sans, gn(GEN_DNS, "dev.example", 11));
 	r = estca_profile_check_sans(dev, sans, reason, sizeof(reason));
-	ok(r == 0, "%d SANs accepted", ESTCA_MAX_SANS);
+	tap_ok(r == 0, "%d SANs accepted", ESTCA_MAX_SANS);
 	sk_GENERAL_NAME_push(sans, gn(GEN_DNS, "dev.example", 11));
 	r = estca_profile_check_sans(dev, sans, reason, sizeof(reason));
-	ok(r == ESTCA_ERR_REFUSED && strstr(reason, "too many") != NULL,
+	tap_ok(r == ESTCA_ERR_REFUSED && strstr(reason, "too many") != NULL,
 	    "%d SANs refused (%s)", ESTCA_MAX_SANS + 1, reason);
-	ok(estca_profile_check_sans(dev, NULL, reason, sizeof(reason)) == 0,
+	tap_ok(estca_profile_check_sans(dev, NULL, reason, sizeof(reason)) == 0,
 	    "no SANs accepted");
 	sk_GENERAL_NAME_pop_free(sans, GENERAL_NAME_free);
 }
@@ -284,6 +269,5 @@ main(void)
 	test_escape();
 	test_syntax();
 	test_profile();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }

@@ -11,17 +11,8 @@
 #include <openssl/x509v3.h>
 #include "buf.h"
 #include "wire.h"
+#include "tap.h"
 
-static int n_test, n_fail;
-
-static void
-check(int cond, const char *what)
-{
-	n_test++;
-	if (!cond)
-		n_fail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", n_test, what);
-}
 
 static ESTCA_REQ *
 sample_request(void)
@@ -66,20 +57,20 @@ main(void)
 	long v = 0;
 	int sv[2], eof = 0;
 
-	check(q != NULL, "request built");
+	tap_ok(q != NULL, "request built");
 	estca_buf_init(&b, ESTCA_WIRE_MAX_REQUEST + 4, false);
-	check(estca_req_encode(q, &b) == 0, "request encodes");
-	check(b.len > 4 && ((size_t)b.data[2] << 8 | b.data[3]) == b.len - 4,
+	tap_ok(estca_req_encode(q, &b) == 0, "request encodes");
+	tap_ok(b.len > 4 && ((size_t)b.data[2] << 8 | b.data[3]) == b.len - 4,
 	    "frame length prefix matches");
-	check(estca_req_decode(b.data + 4, b.len - 4, &q2) == 0, "request decodes");
-	check(q2 != NULL && estca_wire_get_str(q2->profile, s, sizeof(s)) == 0 &&
+	tap_ok(estca_req_decode(b.data + 4, b.len - 4, &q2) == 0, "request decodes");
+	tap_ok(q2 != NULL && estca_wire_get_str(q2->profile, s, sizeof(s)) == 0 &&
 	    strcmp(s, "device") == 0, "profile survives");
-	check(q2 != NULL && estca_wire_get_int(q2->validity, &v) == 0 && v == 86400,
+	tap_ok(q2 != NULL && estca_wire_get_int(q2->validity, &v) == 0 && v == 86400,
 	    "validity survives");
-	check(q2 != NULL && sk_GENERAL_NAME_num(q2->sans) == 1, "SANs survive");
-	check(q2 != NULL && X509_NAME_cmp(q->subject, q2->subject) == 0,
+	tap_ok(q2 != NULL && sk_GENERAL_NAME_num(q2->sans) == 1, "SANs survive");
+	tap_ok(q2 != NULL && X509_NAME_cmp(q->subject, q2->subject) == 0,
 	    "subject survives");
-	check(q2 != NULL && q2->spki != NULL &&
+	tap_ok(q2 != NULL && q2->spki != NULL &&
 	    ASN1_STRING_cmp(q->spki->key, q2->spki->key) == 0, "key survives");
 	ESTCA_REQ_free(q2);
 	q2 = NULL;
@@ -88,27 +79,27 @@ main(void)
 	pad = OPENSSL_malloc(b.len + 1);
 	memcpy(pad, b.data + 4, b.len - 4);
 	pad[b.len - 4] = 0;
-	check(estca_req_decode(pad, b.len - 3, &q2) == ESTCA_ERR_MALFORMED && !q2,
+	tap_ok(estca_req_decode(pad, b.len - 3, &q2) == ESTCA_ERR_MALFORMED && !q2,
 	    "trailing byte refused");
-	check(estca_req_decode(pad, b.len - 5, &q2) == ESTCA_ERR_MALFORMED && !q2,
+	tap_ok(estca_req_decode(pad, b.len - 5, &q2) == ESTCA_ERR_MALFORMED && !q2,
 	    "truncated message refused");
-	check(estca_req_decode(pad, 0, &q2) == ESTCA_ERR_MALFORMED, "empty refused");
+	tap_ok(estca_req_decode(pad, 0, &q2) == ESTCA_ERR_MALFORMED, "empty refused");
 	OPENSSL_free(pad);
 
 	/* string helpers */
-	check(estca_wire_get_str(q->ca_name, s, 3) == ESTCA_ERR_TOO_LARGE,
+	tap_ok(estca_wire_get_str(q->ca_name, s, 3) == ESTCA_ERR_TOO_LARGE,
 	    "string longer than destination refused");
-	check(estca_wire_get_str(NULL, s, sizeof(s)) == ESTCA_ERR_MALFORMED,
+	tap_ok(estca_wire_get_str(NULL, s, sizeof(s)) == ESTCA_ERR_MALFORMED,
 	    "missing string refused");
 
 	/* reply round trip */
-	check(estca_wire_set_int(&rep->version, 1) == 0 &&
+	tap_ok(estca_wire_set_int(&rep->version, 1) == 0 &&
 	    estca_wire_set_int(&rep->status, ESTCA_ERR_REFUSED) == 0 &&
 	    estca_wire_set_str(&rep->reason, "nope") == 0, "reply built");
 	estca_buf_reset(&b);
-	check(estca_reply_encode(rep, &b) == 0, "reply encodes");
-	check(estca_reply_decode(b.data + 4, b.len - 4, &rep2) == 0, "reply decodes");
-	check(rep2 && estca_wire_get_int(rep2->status, &v) == 0 &&
+	tap_ok(estca_reply_encode(rep, &b) == 0, "reply encodes");
+	tap_ok(estca_reply_decode(b.data + 4, b.len - 4, &rep2) == 0, "reply decodes");
+	tap_ok(rep2 && estca_wire_get_int(rep2->status, &v) == 0 &&
 	    v == ESTCA_ERR_REFUSED, "status survives");
 
 	/* certificates travel as DER, untouched */
@@ -121,24 +112,24 @@ main(void)
 		int xl = 0;
 		ESTCA_REPLY *r3 = NULL;
 
-		check(k != NULL && x != NULL && X509_set_version(x, X509_VERSION_3) &&
+		tap_ok(k != NULL && x != NULL && X509_set_version(x, X509_VERSION_3) &&
 		    ASN1_INTEGER_set(X509_get_serialNumber(x), 7) &&
 		    X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
 		    X509_gmtime_adj(X509_getm_notAfter(x), 3600) &&
 		    X509_set_pubkey(x, k) && X509_sign(x, k, EVP_sha256()) > 0 &&
 		    (xl = i2d_X509(x, &xder)) > 0, "test certificate built");
-		check(estca_reply_add_cert(rep, x) == 0 && estca_reply_add_cert(rep, x) == 0 &&
+		tap_ok(estca_reply_add_cert(rep, x) == 0 && estca_reply_add_cert(rep, x) == 0 &&
 		    estca_reply_ncerts(rep) == 2, "two certificates added");
 		estca_buf_reset(&b);
-		check(estca_reply_encode(rep, &b) == 0 &&
+		tap_ok(estca_reply_encode(rep, &b) == 0 &&
 		    estca_reply_decode(b.data + 4, b.len - 4, &r3) == 0 &&
 		    estca_reply_ncerts(r3) == 2, "reply with certificates round trips");
-		check(r3 && estca_reply_cert_der(r3, 1, &cp, &cl) == 0 && xder &&
+		tap_ok(r3 && estca_reply_cert_der(r3, 1, &cp, &cl) == 0 && xder &&
 		    cl == (size_t)xl && memcmp(cp, xder, cl) == 0,
 		    "certificate DER comes back byte for byte");
-		check(r3 && estca_reply_cert(r3, 0, &back) == 0 && back &&
+		tap_ok(r3 && estca_reply_cert(r3, 0, &back) == 0 && back &&
 		    X509_cmp(back, x) == 0, "certificate decodes on demand");
-		check(r3 && estca_reply_cert_der(r3, 2, &cp, &cl) == ESTCA_ERR_MALFORMED,
+		tap_ok(r3 && estca_reply_cert_der(r3, 2, &cp, &cl) == ESTCA_ERR_MALFORMED,
 		    "certificate index past the end refused");
 		/* a non-SEQUENCE where a certificate belongs is refused */
 		{
@@ -150,7 +141,7 @@ main(void)
 			ASN1_TYPE_set(t, V_ASN1_INTEGER, iv);
 			sk_ASN1_TYPE_push(r3->certs, t);
 			estca_buf_reset(&b);
-			check(estca_reply_encode(r3, &b) == 0 &&
+			tap_ok(estca_reply_encode(r3, &b) == 0 &&
 			    estca_reply_decode(b.data + 4, b.len - 4, &r4) == 0 &&
 			    estca_reply_cert_der(r4, 2, &cp, &cl) == ESTCA_ERR_MALFORMED,
 			    "INTEGER in place of a certificate refused");
@@ -164,7 +155,7 @@ main(void)
 		sk_ASN1_TYPE_pop_free(rep->certs, ASN1_TYPE_free);
 		rep->certs = NULL;
 		estca_buf_reset(&b);
-		check(estca_reply_encode(rep, &b) == 0, "reply re-encodes");
+		tap_ok(estca_reply_encode(rep, &b) == 0, "reply re-encodes");
 	}
 
 	/* framing over a socket pair */
@@ -176,39 +167,39 @@ main(void)
 
 		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 		estca_reader_init(&rd, 1024, false);
-		check(estca_write_all(sv[0], b.data, b.len, 1000) == 0, "frame written");
-		check(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
+		tap_ok(estca_write_all(sv[0], b.data, b.len, 1000) == 0, "frame written");
+		tap_ok(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
 		    fl == b.len - 4 && memcmp(fp, b.data + 4, fl) == 0,
 		    "frame read back whole");
-		check(!estca_reader_has_frame(&rd), "nothing left buffered");
+		tap_ok(!estca_reader_has_frame(&rd), "nothing left buffered");
 		/* two frames in one write: one read, both handed out in order */
 		memcpy(two, b.data, b.len);
 		memcpy(two + b.len, b.data, b.len);
-		check(estca_write_all(sv[0], two, 2 * b.len, 1000) == 0, "two frames written");
-		check(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
+		tap_ok(estca_write_all(sv[0], two, 2 * b.len, 1000) == 0, "two frames written");
+		tap_ok(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
 		    fl == b.len - 4 && memcmp(fp, b.data + 4, fl) == 0, "first of two read");
-		check(estca_reader_has_frame(&rd), "second frame already buffered");
-		check(estca_reader_next(&rd, -1, -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
+		tap_ok(estca_reader_has_frame(&rd), "second frame already buffered");
+		tap_ok(estca_reader_next(&rd, -1, -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
 		    fl == b.len - 4 && memcmp(fp, b.data + 4, fl) == 0,
 		    "second of two read without touching the socket");
 		/* a frame split across writes */
-		check(estca_write_all(sv[0], b.data, 3, 1000) == 0, "first 3 bytes written");
-		check(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 100, &fp, &fl, &eof) ==
+		tap_ok(estca_write_all(sv[0], b.data, 3, 1000) == 0, "first 3 bytes written");
+		tap_ok(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 100, &fp, &fl, &eof) ==
 		    ESTCA_ERR_IO && eof == 0, "half a header times out, not eof");
-		check(estca_write_all(sv[0], b.data + 3, b.len - 3, 1000) == 0, "rest written");
-		check(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
+		tap_ok(estca_write_all(sv[0], b.data + 3, b.len - 3, 1000) == 0, "rest written");
+		tap_ok(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) == 0 &&
 		    fl == b.len - 4 && memcmp(fp, b.data + 4, fl) == 0,
 		    "split frame joined");
 		estca_reader_free(&rd);
 		estca_reader_init(&rd, 4, false);
-		check(estca_write_all(sv[0], b.data, b.len, 1000) == 0, "frame written again");
-		check(estca_reader_next(&rd, sv[1], -1, 4, 1000, 1000, &fp, &fl, &eof) ==
+		tap_ok(estca_write_all(sv[0], b.data, b.len, 1000) == 0, "frame written again");
+		tap_ok(estca_reader_next(&rd, sv[1], -1, 4, 1000, 1000, &fp, &fl, &eof) ==
 		    ESTCA_ERR_TOO_LARGE, "frame above the cap refused");
 		estca_reader_free(&rd);
 		/* a zero-length frame */
 		estca_reader_init(&rd, 1024, false);
 		memset(two, 0, 4);
-		check(estca_write_all(sv[0], two, 4, 1000) == 0 &&
+		tap_ok(estca_write_all(sv[0], two, 4, 1000) == 0 &&
 		    estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) ==
 		    ESTCA_ERR_MALFORMED, "empty frame refused");
 		estca_reader_free(&rd);
@@ -217,14 +208,14 @@ main(void)
 		/* fill: takes what is there, reports a bad header without reading on */
 		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 		estca_reader_init(&rd, 1024, false);
-		check(estca_reader_fill(&rd, sv[1], 1024, &eof) == 0 && eof == 0 &&
+		tap_ok(estca_reader_fill(&rd, sv[1], 1024, &eof) == 0 && eof == 0 &&
 		    !estca_reader_has_frame(&rd), "fill on an empty socket returns at once");
-		check(estca_write_all(sv[0], b.data, b.len, 1000) == 0 &&
+		tap_ok(estca_write_all(sv[0], b.data, b.len, 1000) == 0 &&
 		    estca_reader_fill(&rd, sv[1], 1024, &eof) == 0 &&
 		    estca_reader_has_frame(&rd), "fill takes a waiting frame");
 		estca_reader_free(&rd);
 		estca_reader_init(&rd, 4, false);
-		check(estca_write_all(sv[0], b.data, b.len, 1000) == 0 &&
+		tap_ok(estca_write_all(sv[0], b.data, b.len, 1000) == 0 &&
 		    estca_reader_fill(&rd, sv[1], 4, &eof) == 0 &&
 		    estca_reader_fill(&rd, sv[1], 4, &eof) == ESTCA_ERR_TOO_LARGE,
 		    "fill reports a frame above the cap");
@@ -236,9 +227,9 @@ main(void)
 			int wp[2];
 
 			socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-			check(pipe(wp) == 0 && write(wp[1], "x", 1) == 1, "wake pipe ready");
+			tap_ok(pipe(wp) == 0 && write(wp[1], "x", 1) == 1, "wake pipe ready");
 			estca_reader_init(&rd, 1024, false);
-			check(estca_reader_next(&rd, sv[1], wp[0], 1024, -1, 1000, &fp, &fl,
+			tap_ok(estca_reader_next(&rd, sv[1], wp[0], 1024, -1, 1000, &fp, &fl,
 			    &eof) == ESTCA_ERR_UNAVAILABLE, "wake fd interrupts an idle read");
 			estca_reader_free(&rd);
 			close(wp[0]);
@@ -249,7 +240,7 @@ main(void)
 		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 		close(sv[0]);
 		estca_reader_init(&rd, 1024, false);
-		check(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) ==
+		tap_ok(estca_reader_next(&rd, sv[1], -1, 1024, 1000, 1000, &fp, &fl, &eof) ==
 		    ESTCA_ERR_IO && eof == 1, "clean close reported as eof");
 		estca_reader_free(&rd);
 		close(sv[1]);
@@ -257,13 +248,13 @@ main(void)
 
 	/* buffer caps */
 	estca_buf_init(&in, 8, true);
-	check(estca_buf_add(&in, "12345678", 8) == 0 && in.len == 8, "buffer fills to cap");
-	check(estca_buf_add(&in, "9", 1) == ESTCA_ERR_TOO_LARGE && in.len == 0 &&
+	tap_ok(estca_buf_add(&in, "12345678", 8) == 0 && in.len == 8, "buffer fills to cap");
+	tap_ok(estca_buf_add(&in, "9", 1) == ESTCA_ERR_TOO_LARGE && in.len == 0 &&
 	    in.data == NULL, "buffer past cap is freed, never half");
-	check(estca_buf_addstr(&in, "ab") == 0 && estca_buf_nul(&in) == 0 &&
+	tap_ok(estca_buf_addstr(&in, "ab") == 0 && estca_buf_nul(&in) == 0 &&
 	    strcmp((char *)in.data, "ab") == 0, "nul-terminated view");
 	der = estca_buf_take(&in, NULL);
-	check(der != NULL && in.data == NULL && in.len == 0, "take transfers ownership");
+	tap_ok(der != NULL && in.data == NULL && in.len == 0, "take transfers ownership");
 	OPENSSL_clear_free(der, 2);
 	estca_buf_free(&in);
 
@@ -271,6 +262,5 @@ main(void)
 	ESTCA_REQ_free(q);
 	ESTCA_REPLY_free(rep);
 	ESTCA_REPLY_free(rep2);
-	printf("# %d tests, %d failed\n", n_test, n_fail);
-	return n_fail ? 1 : 0;
+	return tap_done();
 }
