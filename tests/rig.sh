@@ -468,9 +468,9 @@ render() {
 }
 
 render_configs() {
-	render "$srcdir/tests/rig/signd.conf.in" "$SIGND_CONF"
+	render "$srcdir/conf/signd.conf.in" "$SIGND_CONF"
 	chmod 644 "$SIGND_CONF"
-	render "$srcdir/tests/rig/fcgi.conf.in" "$DIR/fcgi/fcgi.conf"
+	render "$srcdir/conf/fcgi.conf.in" "$DIR/fcgi/fcgi.conf"
 	chmod 644 "$DIR/fcgi/fcgi.conf"
 	# Created here so it exists with the right owner whatever the engine
 	# does when it opens it.
@@ -537,7 +537,7 @@ render_apache() {
 	local conf=$DIR/apache/apache.conf extra
 	extra=$(apache_fcgid_env)
 	awk -v extra="$extra" '$0 == "@FCGID_ENV@" { if (extra != "") print extra; next } { print }' \
-	    "$srcdir/tests/rig/apache.conf.in" >"$conf.in"
+	    "$srcdir/conf/apache.conf.in" >"$conf.in"
 	render "$conf.in" "$conf"
 	rm -f "$conf.in"
 }
@@ -589,7 +589,7 @@ render_lighttpd() {
 	extra=$(lighttpd_fcgi_env)
 	# ENVIRON, not -v: awk would eat the backslashes of -v values.
 	EXTRA=$extra awk '$0 == "@FCGI_ENV@" { if (ENVIRON["EXTRA"] != "") print ENVIRON["EXTRA"]; next } { print }' \
-	    "$srcdir/tests/rig/lighttpd.conf.in" >"$conf.in"
+	    "$srcdir/conf/lighttpd.conf.in" >"$conf.in"
 	render "$conf.in" "$conf"
 	rm -f "$conf.in"
 }
