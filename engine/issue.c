@@ -355,17 +355,10 @@ estca_build_ee(const struct estca_ca *ca, const struct estca_profile *p,
 		snprintf(reason, reasonlen, "empty subject and no subjectAltName");
 		return ESTCA_ERR_REFUSED;
 	}
-	/* keyUsage: the profile's, else by key type; never one the key
-	 * cannot do (RFC 5280 4.2.1.3 with RFC 8813 for EC) */
-	ku = p->ku ? p->ku : ki.is_rsa ?
-	    ESTCA_KU_DIGITAL_SIGNATURE | ESTCA_KU_KEY_ENCIPHERMENT :
-	    ESTCA_KU_DIGITAL_SIGNATURE;
-	if ((ki.is_rsa && (ku & ESTCA_KU_KEY_AGREEMENT)) ||
-	    (!ki.is_rsa && (ku & ESTCA_KU_KEY_ENCIPHERMENT))) {
-		snprintf(reason, reasonlen, "profile %s key usage does not fit a%s key",
-		    p->name, ki.is_rsa ? "n RSA" : "n EC");
-		return ESTCA_ERR_REFUSED;
-	}
+	/* keyUsage from the key type and the profile's purposes; never one
+	 * the key cannot do (RFC 4055, RFC 8813) */
+	if ((r = estca_profile_key_usage(p, &ki, &ku, reason, reasonlen)) != 0)
+		return r;
 	if (validity > p->max_validity_secs) {
 		snprintf(reason, reasonlen,
 		    "validity of %ld s beyond profile %s cap of %ld s", validity,
@@ -625,8 +618,8 @@ estca_issue_ca(EVP_PKEY *sign_key, const EVP_MD *md, const X509 *issuer,
     const unsigned char serial[ESTCA_SERIAL_LEN], X509 **out,
     char *reason, size_t reasonlen)
 {
-	/* digitalSignature, keyCertSign (bit 5), cRLSign (bit 6) */
-	const unsigned ku = ESTCA_KU_DIGITAL_SIGNATURE | 1u << 5 | 1u << 6;
+	const unsigned ku = ESTCA_KU_DIGITAL_SIGNATURE | ESTCA_KU_KEY_CERT_SIGN |
+	    ESTCA_KU_CRL_SIGN;
 	EVP_PKEY *verify_with;
 	X509 *x;
 	int r = ESTCA_ERR_NOMEM;
@@ -657,6 +650,65 @@ fail:
 	snprintf(reason, reasonlen, "building the CA certificate failed");
 out:
 	X509_free(x);
+	return r;
+}
+
+/*
+ * keyUsage against the key type and, when there is an extendedKeyUsage,
+ * against RFC 5280 4.2.1.12 (estca_ku_eku_check), decoded from x itself
+ * whatever the profile said.
+ */
+static int
+lint_usage(const X509 *x, char *reason, size_t reasonlen)
+{
+	ASN1_BIT_STRING *kus;
+	EXTENDED_KEY_USAGE *ekus;
+	ASN1_OBJECT *alg = NULL;
+	char why[256];
+	int crit = -1, nids[16], alg_nid, r = 0;
+	unsigned ku = 0;
+	size_t n = 0;
+
+	if ((kus = X509_get_ext_d2i(x, NID_key_usage, &crit, NULL)) == NULL) {
+		if (crit == -1)
+			return 0;     /* none: nothing to be inconsistent with */
+		snprintf(reason, reasonlen, "lint: keyUsage does not decode");
+		return ESTCA_ERR_REFUSED;
+	}
+	for (int b = 0; b < 9; b++)
+		if (ASN1_BIT_STRING_get_bit(kus, b))
+			ku |= 1u << b;
+	ASN1_BIT_STRING_free(kus);
+	if (!X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, X509_get_X509_PUBKEY(x))) {
+		snprintf(reason, reasonlen, "lint: public key algorithm unreadable");
+		return ESTCA_ERR_REFUSED;
+	}
+	alg_nid = OBJ_obj2nid(alg);
+	if ((alg_nid == NID_rsaEncryption || alg_nid == NID_X9_62_id_ecPublicKey) &&
+	    estca_ku_key_check(ku, alg_nid == NID_rsaEncryption, why, sizeof(why)) != 0) {
+		snprintf(reason, reasonlen, "lint: %s", why);
+		return ESTCA_ERR_REFUSED;
+	}
+	crit = -1;
+	if ((ekus = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL)) == NULL) {
+		if (crit == -1)
+			return 0;
+		snprintf(reason, reasonlen, "lint: extendedKeyUsage does not decode");
+		return ESTCA_ERR_REFUSED;
+	}
+	if (sk_ASN1_OBJECT_num(ekus) < 1 ||
+	    (size_t)sk_ASN1_OBJECT_num(ekus) > sizeof(nids) / sizeof(nids[0])) {
+		snprintf(reason, reasonlen, "lint: extendedKeyUsage of %d purposes",
+		    sk_ASN1_OBJECT_num(ekus));
+		r = ESTCA_ERR_REFUSED;
+	}
+	for (int i = 0; r == 0 && i < sk_ASN1_OBJECT_num(ekus); i++)
+		nids[n++] = OBJ_obj2nid(sk_ASN1_OBJECT_value(ekus, i));
+	EXTENDED_KEY_USAGE_free(ekus);
+	if (r == 0 && estca_ku_eku_check(ku, nids, n, why, sizeof(why)) != 0) {
+		snprintf(reason, reasonlen, "lint: %s", why);
+		r = ESTCA_ERR_REFUSED;
+	}
 	return r;
 }
 
@@ -709,5 +761,5 @@ estca_lint(const X509 *x, const X509 *issuer, char *reason, size_t reasonlen)
 		    "lint: authorityKeyIdentifier does not match the issuer's key id");
 		return ESTCA_ERR_REFUSED;
 	}
-	return 0;
+	return lint_usage(x, reason, reasonlen);
 }

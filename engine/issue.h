@@ -85,7 +85,14 @@ int estca_issue_ca(EVP_PKEY *sign_key, const EVP_MD *md, const X509 *issuer,
 int estca_sign_probe(EVP_PKEY *key, const EVP_MD *md, const unsigned char *data,
     size_t len, unsigned char *sig, size_t *siglen) ESTCA_WUR;
 
-/* RFC 5280 checks of a built certificate before it is signed. */
+/*
+ * RFC 5280 checks of a built certificate before it is signed: serial,
+ * validity order, no duplicate extension, empty subject only with a
+ * critical subjectAltName, authorityKeyIdentifier = the issuer's key id,
+ * keyUsage the key type can do (estca_ku_key_check) and consistent with
+ * the extendedKeyUsage (estca_ku_eku_check, RFC 5280 4.2.1.12).  0, or
+ * ESTCA_ERR_REFUSED and a one-line reason starting "lint: ".
+ */
 int estca_lint(const X509 *x, const X509 *issuer, char *reason, size_t reasonlen) ESTCA_WUR;
 
 #endif

@@ -21,12 +21,18 @@ enum estca_san_type {
 	ESTCA_SAN_URI = 1 << 3,
 };
 
-/* keyUsage bits (RFC 5280 4.2.1.3 bit numbers). */
+/* keyUsage bits (bit n is RFC 5280 4.2.1.3 bit n).  Profiles may name the
+ * first, second, third and fifth; the others are for the lint and CAs. */
 enum estca_ku {
 	ESTCA_KU_DIGITAL_SIGNATURE = 1 << 0,
 	ESTCA_KU_NON_REPUDIATION = 1 << 1,
 	ESTCA_KU_KEY_ENCIPHERMENT = 1 << 2,
+	ESTCA_KU_DATA_ENCIPHERMENT = 1 << 3,
 	ESTCA_KU_KEY_AGREEMENT = 1 << 4,
+	ESTCA_KU_KEY_CERT_SIGN = 1 << 5,
+	ESTCA_KU_CRL_SIGN = 1 << 6,
+	ESTCA_KU_ENCIPHER_ONLY = 1 << 7,
+	ESTCA_KU_DECIPHER_ONLY = 1 << 8,
 };
 
 enum estca_eku {
@@ -41,7 +47,8 @@ struct estca_profile {
 	char name[64];
 	long default_validity_secs;   /* when the request names none */
 	long max_validity_secs;       /* cap, whatever the request says */
-	unsigned ku;                  /* ESTCA_KU_* bits; 0: by key type */
+	unsigned ku;                  /* ESTCA_KU_* bits asked; 0: derived
+	                                 (estca_profile_key_usage) */
 	unsigned eku;                 /* ESTCA_EKU_* bits */
 	unsigned san_types;           /* ESTCA_SAN_* bits allowed */
 	int allow_rsa;
@@ -63,6 +70,8 @@ struct estca_profiles {
  * section of c (c may be NULL), which replaces a built-in of the same name.
  * Section keys: validity_days, max_validity_days, key_usage, ext_key_usage,
  * san_types, key_types, min_rsa_bits, crl_url, ocsp_url, ca_issuers_url.
+ * A profile whose key usage contradicts its extended key usage
+ * (estca_ku_eku_check) is refused with a one-line err.
  */
 int estca_profiles_load(const struct estca_conf *c, struct estca_profiles *ps,
     char *err, size_t errlen) ESTCA_WUR;
@@ -100,6 +109,43 @@ int estca_spki_inspect(const ESTCA_SPKI *s, const struct estca_curves *curves,
  */
 int estca_profile_check_key(const struct estca_profile *p,
     const struct estca_keyinfo *ki, char *reason, size_t reasonlen) ESTCA_WUR;
+
+/*
+ * The keyUsage of a certificate for this key under p.  A profile that
+ * names its key_usage gets exactly that, and a key that cannot do one of
+ * the bits (estca_ku_key_check) is refused.  Otherwise: digitalSignature,
+ * plus keyEncipherment for an RSA key when one of the profile's purposes
+ * allows it (serverAuth, or no extendedKeyUsage at all); EC keys never
+ * get keyEncipherment, and keyAgreement only when the profile asks.
+ */
+int estca_profile_key_usage(const struct estca_profile *p,
+    const struct estca_keyinfo *ki, unsigned *ku, char *reason,
+    size_t reasonlen) ESTCA_WUR;
+
+/*
+ * RFC 5280 4.2.1.12: is keyUsage ku (ESTCA_KU_* bits) consistent with the
+ * extendedKeyUsage purposes nids[0..n-1] (NID_server_auth, ...)?  n 0
+ * means no extendedKeyUsage: nothing to check.  Consistent when each
+ * purpose is one of the table (serverAuth, clientAuth, codeSigning,
+ * emailProtection, timeStamping, OCSPSigning; estca issues no other),
+ * every bit of ku is consistent with at least one purpose, every purpose
+ * with at least one bit of ku, and keyEncipherment and keyAgreement (the
+ * table's alternatives) are not both set.  0, or ESTCA_ERR_REFUSED and in
+ * why a one-line reason without prefix.
+ */
+int estca_ku_eku_check(unsigned ku, const int *nids, size_t n, char *why,
+    size_t whylen) ESTCA_WUR;
+
+/*
+ * Can a key of this type do every bit of ku?  RSA: no keyAgreement,
+ * encipherOnly, decipherOnly (RFC 4055 1.2); EC: no keyEncipherment or
+ * dataEncipherment (RFC 8813 3).  0, or ESTCA_ERR_REFUSED and in why a
+ * one-line reason without prefix.
+ */
+int estca_ku_key_check(unsigned ku, int is_rsa, char *why, size_t whylen) ESTCA_WUR;
+
+/* The RFC 5280 name of keyUsage bit n (0..8), or "?". */
+const char *estca_ku_name(int bit);
 
 /*
  * Does the profile accept these SANs (NULL: none)?  At most
