@@ -11,6 +11,7 @@ estca_buf_init(struct estca_buf *b, size_t cap, bool secret)
 	b->alloc = 0;
 	b->cap = cap;
 	b->secret = secret;
+	b->off = 0;
 }
 
 void
@@ -21,6 +22,7 @@ estca_buf_free(struct estca_buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->alloc = 0;
+	b->off = 0;
 }
 
 void
@@ -30,6 +32,7 @@ estca_buf_reset(struct estca_buf *b)
 	if (b->data != NULL)
 		OPENSSL_cleanse(b->data, b->len);
 	b->len = 0;
+	b->off = 0;
 }
 
 int
@@ -109,5 +112,49 @@ estca_buf_take(struct estca_buf *b, size_t *len)
 	b->data = NULL;
 	b->len = 0;
 	b->alloc = 0;
+	b->off = 0;
 	return d;
+}
+
+const unsigned char *
+estca_buf_unread(const struct estca_buf *b, size_t *n)
+{
+	*n = b->len - b->off;
+	return b->data != NULL ? b->data + b->off : NULL;
+}
+
+void
+estca_buf_consume(struct estca_buf *b, size_t n)
+{
+	b->off += n <= b->len - b->off ? n : b->len - b->off;
+}
+
+void
+estca_buf_compact(struct estca_buf *b)
+{
+	size_t rest = b->len - b->off;
+
+	if (b->off == 0)
+		return;
+	memmove(b->data, b->data + b->off, rest);
+	OPENSSL_cleanse(b->data + rest, b->len - rest);
+	b->len = rest;
+	b->off = 0;
+}
+
+unsigned char *
+estca_buf_space(struct estca_buf *b, size_t *room)
+{
+	/* one byte stays spare for estca_buf_nul() */
+	*room = b->alloc > b->len ? b->alloc - b->len - 1 : 0;
+	return b->data != NULL ? b->data + b->len : NULL;
+}
+
+void
+estca_buf_wrote(struct estca_buf *b, size_t n)
+{
+	size_t room;
+
+	(void)estca_buf_space(b, &room);
+	b->len += n <= room ? n : room;
 }

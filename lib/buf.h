@@ -22,6 +22,7 @@ struct estca_buf {
 	size_t alloc;
 	size_t cap;      /* the most bytes this buffer may ever hold */
 	bool secret;     /* holds a secret (informational: all buffers wipe) */
+	size_t off;      /* private to buf.c: bytes consumed from the front */
 };
 
 void estca_buf_init(struct estca_buf *b, size_t cap, bool secret);
@@ -35,5 +36,22 @@ void estca_buf_reset(struct estca_buf *b);
 void estca_buf_free(struct estca_buf *b);
 /* Transfer ownership of the bytes; the buffer is left empty. */
 unsigned char *estca_buf_take(struct estca_buf *b, size_t *len);
+
+/*
+ * A buffer read from the front (a stream of frames): the bytes not yet
+ * consumed, and consuming n of them.  data and len keep describing the
+ * whole buffer; the consumed part is dropped by estca_buf_compact(),
+ * which moves the rest to the front and wipes what it leaves behind.
+ */
+const unsigned char *estca_buf_unread(const struct estca_buf *b, size_t *n);
+void estca_buf_consume(struct estca_buf *b, size_t n);
+void estca_buf_compact(struct estca_buf *b);
+/*
+ * Writing past len without a copy (a recv() straight into the buffer):
+ * estca_buf_space() is where (*room bytes, after estca_buf_reserve());
+ * estca_buf_wrote() then counts the n bytes written there.
+ */
+unsigned char *estca_buf_space(struct estca_buf *b, size_t *room);
+void estca_buf_wrote(struct estca_buf *b, size_t n);
 
 #endif

@@ -342,22 +342,20 @@ void
 estca_reader_init(struct estca_reader *r, size_t max_frame, bool secret)
 {
 	estca_buf_init(&r->b, max_frame + 4 + READ_CHUNK, secret);
-	r->off = 0;
 }
 
 void
 estca_reader_free(struct estca_reader *r)
 {
 	estca_buf_free(&r->b);
-	r->off = 0;
 }
 
-/* 1: a whole frame of *flen bytes follows the header at r->off; 0: not yet. */
+/* 1: a whole frame of *flen bytes follows the next header; 0: not yet. */
 static int
 buffered(const struct estca_reader *r, size_t max, size_t *flen)
 {
-	const unsigned char *h = r->b.data + r->off;
-	size_t have = r->b.len - r->off, len;
+	size_t have, len;
+	const unsigned char *h = estca_buf_unread(&r->b, &have);
 
 	if (have < 4)
 		return 0;
@@ -378,19 +376,27 @@ estca_reader_has_frame(const struct estca_reader *r)
 	return buffered(r, SIZE_MAX, &n) == 1;
 }
 
-/* Move the bytes not handed out yet to the front of the buffer. */
-static void
-compact(struct estca_reader *r)
+/* How many bytes are buffered and not handed out yet. */
+static size_t
+pending(const struct estca_reader *r)
 {
-	size_t rest = r->b.len - r->off;
+	size_t n;
 
-	if (r->off == 0)
-		return;
-	memmove(r->b.data, r->b.data + r->off, rest);
-	if (r->b.secret)
-		OPENSSL_cleanse(r->b.data + rest, r->b.len - rest);
-	r->b.len = rest;
-	r->off = 0;
+	(void)estca_buf_unread(&r->b, &n);
+	return n;
+}
+
+/* recv() what fits into the buffer's free space, without waiting. */
+static ssize_t
+recv_some(struct estca_reader *r, int fd)
+{
+	size_t room;
+	unsigned char *p = estca_buf_space(&r->b, &room);
+	ssize_t k = recv(fd, p, room, MSG_DONTWAIT);
+
+	if (k > 0)
+		estca_buf_wrote(&r->b, (size_t)k);
+	return k;
 }
 
 int
@@ -410,23 +416,21 @@ estca_reader_next(struct estca_reader *r, int fd, int wake_fd, size_t max,
 		if ((st = buffered(r, max, &flen)) < 0)
 			return st;
 		if (st == 1) {
-			*p = r->b.data + r->off + 4;
+			size_t have;
+
+			*p = estca_buf_unread(&r->b, &have) + 4;
 			*n = flen;
-			r->off += 4 + flen;
+			estca_buf_consume(&r->b, 4 + flen);
 			return 0;
 		}
-		compact(r);
-		if ((st = estca_buf_reserve(&r->b, READ_CHUNK)) != 0) {
-			r->off = 0;
+		estca_buf_compact(&r->b);
+		if ((st = estca_buf_reserve(&r->b, READ_CHUNK)) != 0)
 			return st;
-		}
-		k = recv(fd, r->b.data + r->b.len, r->b.alloc - r->b.len - 1, MSG_DONTWAIT);
-		if (k > 0) {
-			r->b.len += (size_t)k;
+		k = recv_some(r, fd);
+		if (k > 0)
 			continue;
-		}
 		if (k == 0) {
-			if (r->b.len == 0 && eof != NULL)
+			if (pending(r) == 0 && eof != NULL)
 				*eof = 1;
 			return ESTCA_ERR_IO;
 		}
@@ -440,7 +444,7 @@ estca_reader_next(struct estca_reader *r, int fd, int wake_fd, size_t max,
 				{ .fd = wake_fd, .events = POLLIN },
 			};
 			int w = poll(pfd, wake_fd >= 0 ? 2 : 1,
-			    r->b.len == 0 ? first_timeout_ms : timeout_ms);
+			    pending(r) == 0 ? first_timeout_ms : timeout_ms);
 
 			if (w == 0)
 				return ESTCA_ERR_IO;
@@ -462,19 +466,17 @@ estca_reader_fill(struct estca_reader *r, int fd, size_t max, int *eof)
 	*eof = 0;
 	if ((st = buffered(r, max, &flen)) != 0)
 		return st < 0 ? st : 0;   /* a bad header, or a whole frame already */
-	compact(r);
+	estca_buf_compact(&r->b);
 	if ((st = estca_buf_reserve(&r->b, READ_CHUNK)) != 0)
 		return st;
 	do
-		k = recv(fd, r->b.data + r->b.len, r->b.alloc - r->b.len - 1, MSG_DONTWAIT);
+		k = recv_some(r, fd);
 	while (k < 0 && errno == EINTR);
-	if (k > 0) {
-		r->b.len += (size_t)k;
+	if (k > 0)
 		return 0;
-	}
 	if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
-	if (k == 0 && r->b.len == 0)
+	if (k == 0 && pending(r) == 0)
 		*eof = 1;
 	return ESTCA_ERR_IO;
 }

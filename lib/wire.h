@@ -138,8 +138,7 @@ void estca_wire_wipe(ASN1_STRING *s);
  * stream cannot be resynchronized.
  */
 struct estca_reader {
-	struct estca_buf b;
-	size_t off;            /* start of the first byte not handed out */
+	struct estca_buf b;    /* what was read; frames are consumed from it */
 };
 
 void estca_reader_init(struct estca_reader *r, size_t max_frame, bool secret);
