@@ -1,0 +1,328 @@
+/*
+ * enroll_auth.c - who is asking, for the initial enrollment modes ra and
+ * vendor (enroll.h): an RA role member by HTTP Basic or TLS client
+ * certificate, or a device by its vendor certificate, verified here
+ * against the trust store of that purpose (never the web server's
+ * SSL_CLIENT_VERIFY).  Gathers the facts and asks policy.c; a refusal is
+ * answered here.  RA passwords live only in wiped buffers and are checked
+ * against the stored crypt(3) hash, never in SQL; they must never reach a
+ * log line, an audit row or a reason.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "enroll.h"
+#include "clientcert.h"
+#include "cred.h"
+#include "reply.h"
+#include "status.h"
+#include "log.h"
+
+/* e->auth = "KIND:sha256 of the certificate in hex"; 0 or -1. */
+int
+enroll_set_auth_cert(struct enroll *e, const char *kind, const X509 *x)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t o;
+
+	e->auth[0] = 0;
+	if (!X509_digest(x, EVP_sha256(), md, &mdlen) || mdlen != 32 ||
+	    strlen(kind) + 1 + 64 >= sizeof(e->auth))
+		return -1;
+	o = (size_t)snprintf(e->auth, sizeof(e->auth), "%s:", kind);
+	for (unsigned int i = 0; i < mdlen; i++) {
+		e->auth[o++] = hex[md[i] >> 4];
+		e->auth[o++] = hex[md[i] & 15];
+	}
+	e->auth[o] = 0;
+	return 0;
+}
+
+static long long
+now_secs(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (long long)ts.tv_sec;
+}
+
+/* requester = "ADDR KIND=WHO" for est.audit and the engine's log. */
+static void
+set_requester(struct enroll *e, const char *kind, const char *who)
+{
+	char line[300];
+
+	estca_one_line(line, sizeof(line), who);
+	snprintf(e->requester, sizeof(e->requester), "%s %s=%s", e->addr, kind,
+	    line);
+}
+
+/*
+ * Is pass the password of one of the members called user in the roles of
+ * the alias?  A recent success is taken from the worker's cache; an
+ * unknown user costs one dummy bcrypt, like a wrong password.  Returns 0
+ * with f->known and f->password_ok set, or a database error (h filled).
+ */
+static int
+ra_password(struct enroll *e, const char *user, const char *pass,
+    struct estca_ra_facts *f)
+{
+	struct estca_ra_member m[ESTCA_DB_RA_MEMBERS_MAX];
+	long long now = now_secs();
+	char detail[300];
+	size_t n = 0;
+	int r;
+
+	r = estca_db_ra_password_members(e->ctx->db, e->h->alias.name, user, m,
+	    &n, detail, sizeof(detail));
+	if (r != 0)
+		return enroll_db_fail(e, r, "RA members", detail);
+	f->known = n > 0;
+	if (n == 0)
+		(void)estca_crypt_matches(pass, estca_dummy_hash);
+	for (size_t i = 0; i < n && !f->password_ok; i++) {
+		struct estca_ra_cred k = {
+			.alias = e->h->alias.name,
+			.member_id = m[i].id,
+			.username = user,
+			.password = pass,
+			.hash = m[i].password_hash,
+		};
+
+		if (estca_ra_cache_hit(&e->ctx->ra_cache, &k, now)) {
+			f->password_ok = true;
+		} else if (estca_crypt_matches(pass, m[i].password_hash)) {
+			f->password_ok = true;
+			estca_ra_cache_put(&e->ctx->ra_cache, &k, now);
+		}
+		if (f->password_ok)
+			snprintf(e->auth, sizeof(e->auth), "ra-password:%lld",
+			    m[i].id);
+	}
+	OPENSSL_cleanse(m, sizeof(m));
+	return 0;
+}
+
+/*
+ * Is the certificate whose SHA-256 is md one this CA issued and a DBA
+ * revoked?  (RA and vendor certificates may well be ours.)  0 with
+ * *revoked set, or a database failure answered.
+ */
+static int
+cert_revoked(struct enroll *e, const unsigned char md[32], bool *revoked)
+{
+	struct estca_cert_state st;
+	char detail[300];
+	int r;
+
+	*revoked = false;
+	r = estca_db_cert_state(e->ctx->db, md, &st, detail, sizeof(detail));
+	if (r == ESTCA_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return enroll_db_fail(e, r, "certificate", detail);
+	*revoked = st.revoked;
+	return 0;
+}
+
+/*
+ * The RA's TLS client certificate: a member's (by SHA-256), and verifying
+ * to one of the member's role issuers or to the alias's CA chain, with the
+ * client-sent chain as untrusted intermediates.
+ */
+static int
+ra_cert(struct enroll *e, X509 *client, struct estca_ra_facts *f,
+    char *why, size_t whylen)
+{
+	struct estca_ctx *ctx = e->ctx;
+	struct estca_http *h = e->h;
+	struct estca_ra_member m;
+	STACK_OF(X509) *anchors = NULL, *chain = NULL, *untrusted = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char detail[300] = "", ewhy[256];
+	int r;
+
+	if (!X509_digest(client, EVP_sha256(), md, &mdlen) || mdlen != 32) {
+		f->malformed = true;
+		return 0;
+	}
+	r = estca_db_ra_cert_member(ctx->db, h->alias.name, md, &m, &anchors,
+	    detail, sizeof(detail));
+	if (r == ESTCA_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return enroll_db_fail(e, r, "RA member", detail);
+	if (detail[0] != 0 && strstr(detail, "does not parse") != NULL)
+		log_err("alias %s: an issuer of RA role %s does not parse",
+		    h->alias.name, m.role);
+	f->known = true;
+	r = estca_engine_get_chain(ctx->engine, h->alias.ca_name, &chain, ewhy,
+	    sizeof(ewhy));
+	if (r != 0) {
+		sk_X509_pop_free(anchors, X509_free);
+		r = estca_web_engine_err(r);
+		return estca_http_fail(h, r, r == ESTCA_ERR_UNAVAILABLE ?
+		    "CA engine temporarily unavailable" : "cannot get the CA chain",
+		    "engine %s: chain of CA \"%s\": %s", ctx->conf.engine_socket,
+		    h->alias.ca_name, ewhy);
+	}
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (!X509_up_ref(x))
+			continue;
+		if (!sk_X509_push(anchors, x))
+			X509_free(x);
+	}
+	r = estca_client_chain(h->fx->envp, &untrusted);
+	if (r == 0)
+		f->chain_ok = estca_cert_verify(client, anchors, untrusted, why,
+		    whylen) == 0;
+	f->chain_why = why;
+	sk_X509_pop_free(untrusted, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(anchors, X509_free);
+	if (r != 0)
+		return estca_http_fail(h, r, NULL, "client chain: %s",
+		    estca_strerror(r));
+	if ((r = cert_revoked(e, md, &f->revoked)) != 0)
+		return r;
+	if (enroll_set_auth_cert(e, "ra-cert", client) != 0)
+		f->malformed = true;
+	snprintf(detail, sizeof(detail), "role %s member %lld", m.role, m.id);
+	set_requester(e, "ra-cert", detail);
+	return 0;
+}
+
+/*
+ * Mode ra: who is the RA?  Basic credentials when an Authorization header
+ * came, else the TLS client certificate.  0 when an RA role member of the
+ * alias authenticated; else the refusal was answered (401 or 403).
+ */
+int
+enroll_ra_authenticate(struct enroll *e)
+{
+	struct estca_http *h = e->h;
+	const char *authz = FCGX_GetParam("HTTP_AUTHORIZATION", h->fx->envp);
+	struct estca_ra_facts f;
+	struct estca_decision d;
+	char user[ESTCA_BASIC_USER_MAX + 1], pass[ESTCA_BASIC_PASS_MAX + 1];
+	char why[200] = "";
+	X509 *client = NULL;
+	int r = 0;
+
+	memset(&f, 0, sizeof(f));
+	user[0] = pass[0] = 0;
+	if (authz != NULL && authz[0] != 0) {
+		f.how = ESTCA_RA_BASIC;
+		if (estca_basic_parse(authz, user, pass) != 0) {
+			f.malformed = true;
+		} else {
+			set_requester(e, "ra", user);
+			r = ra_password(e, user, pass, &f);
+		}
+		OPENSSL_cleanse(pass, sizeof(pass));
+	} else {
+		r = estca_client_cert(h->fx->envp, &client);
+		if (r != ESTCA_ERR_NOT_FOUND) {
+			f.how = ESTCA_RA_CERT;
+			f.malformed = r != 0;
+			r = client != NULL ? ra_cert(e, client, &f, why,
+			    sizeof(why)) : 0;
+		} else {
+			r = 0;
+		}
+	}
+	X509_free(client);
+	if (r != 0)
+		return r;
+	estca_policy_ra(&h->alias, &f, &d);
+	if (d.err != 0)
+		return enroll_refuse(e, d.err, d.reason, d.audit, false);
+	return 0;
+}
+
+/*
+ * Mode vendor: the TLS client certificate must chain to a vendor CA of
+ * the alias (est.vendor_ca, the only trust anchors; the client-sent chain
+ * may supply intermediates) and name the end entity in username_dn_field.
+ * 0 with e->username set and *vendor the certificate (caller frees);
+ * else the refusal was answered.
+ */
+int
+enroll_vendor_authenticate(struct enroll *e, X509 **vendor)
+{
+	struct estca_http *h = e->h;
+	const struct estca_alias *a = &h->alias;
+	struct estca_vendor_facts f;
+	struct estca_decision d;
+	STACK_OF(X509) *anchors = NULL, *untrusted = NULL;
+	char why[200] = "", detail[300], subj[300];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	X509 *client = NULL;
+	int r, bad = 0;
+
+	*vendor = NULL;
+	memset(&f, 0, sizeof(f));
+	r = estca_client_cert(h->fx->envp, &client);
+	f.cert_present = r != ESTCA_ERR_NOT_FOUND;
+	f.cert_malformed = f.cert_present && r != 0;
+	if (client != NULL) {
+		if (estca_name_text(X509_get_subject_name(client), subj,
+		    sizeof(subj)) != 0)
+			snprintf(subj, sizeof(subj), "(subject too long)");
+		set_requester(e, "vendor", subj);
+		r = estca_db_vendor_cas(e->ctx->db, a->name, &anchors, &bad,
+		    detail, sizeof(detail));
+		if (r != 0) {
+			X509_free(client);
+			return enroll_db_fail(e, r, "vendor CAs", detail);
+		}
+		if (bad > 0)
+			log_err("alias %s: %d vendor CA row(s) do not parse",
+			    a->name, bad);
+		if ((r = estca_client_chain(h->fx->envp, &untrusted)) != 0) {
+			X509_free(client);
+			sk_X509_pop_free(anchors, X509_free);
+			return estca_http_fail(h, r, NULL, "client chain: %s",
+			    estca_strerror(r));
+		}
+		f.chain_ok = estca_cert_verify(client, anchors, untrusted, why,
+		    sizeof(why)) == 0;
+		f.chain_why = why;
+		sk_X509_pop_free(untrusted, X509_free);
+		sk_X509_pop_free(anchors, X509_free);
+		f.username_r = estca_name_field(X509_get_subject_name(client),
+		    a->username_dn_field, e->username, sizeof(e->username));
+		if (enroll_set_auth_cert(e, "vendor-cert", client) != 0 ||
+		    !X509_digest(client, EVP_sha256(), md, &mdlen) ||
+		    mdlen != 32) {
+			f.cert_malformed = true;
+		} else if ((r = cert_revoked(e, md, &f.revoked)) != 0) {
+			X509_free(client);
+			return r;
+		}
+	}
+	f.csn = e->csr.csn;
+	f.csn_subject = e->csr.csn_subject != NULL &&
+	    X509_NAME_entry_count(e->csr.csn_subject) > 0;
+	estca_policy_vendor(a, &f, &d);
+	if (d.err != 0) {
+		/* an unverified certificate names nobody */
+		if (!f.chain_ok)
+			e->username[0] = 0;
+		X509_free(client);
+		return enroll_refuse(e, d.err, d.reason, d.audit, false);
+	}
+	*vendor = client;
+	return 0;
+}

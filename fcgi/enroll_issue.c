@@ -1,0 +1,378 @@
+/*
+ * enroll_issue.c - carrying out an enrollment decision (enroll.h): issue
+ * (the engine signs inside the open transaction; the certificate, the
+ * used-up enrollment and the audit row are committed together, or
+ * nothing is), refuse with an audit row, and the approval queue (queue,
+ * wait, release).  Decides nothing itself: policy.c does, and the caller
+ * has authenticated the requester.  Must never deliver a certificate that
+ * was not recorded, nor leave a signed one unmentioned in est.audit.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include "enroll.h"
+#include "reply.h"
+#include "status.h"
+#include "log.h"
+
+#define ENROLL_CTYPE "application/pkcs7-mime; smime-type=certs-only"
+
+/* Upper-case hex of the serial, no leading zeros (est.certificate). */
+int
+enroll_serial_hex(const X509 *x, char *dst, size_t len)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+	const char *p = hex;
+	int r = ESTCA_ERR_INTERNAL;
+
+	if (p != NULL && p[0] != '-') {
+		while (p[0] == '0' && p[1] != 0)
+			p++;
+		if (strlen(p) < len) {
+			snprintf(dst, len, "%s", p);
+			r = 0;
+		}
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return r;
+}
+
+static int
+time_text(const ASN1_TIME *t, char *dst, size_t len)
+{
+	struct tm tm;
+
+	if (!ASN1_TIME_to_tm(t, &tm))
+		return ESTCA_ERR_INTERNAL;
+	snprintf(dst, len, "%04d-%02d-%02d %02d:%02d:%02d+00",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+	return 0;
+}
+
+/* Write one est.audit row in whatever transaction state the connection
+ * is in.  A failure is logged and returned; the decision stands. */
+int
+enroll_audit(struct enroll *e, bool accept, const char *reason)
+{
+	struct estca_audit_row a = {
+		.alias = e->h->alias.name,
+		.username = e->username[0] ? e->username : NULL,
+		.operation = e->op,
+		.accept = accept,
+		.reason = reason,
+		.requester = e->requester,
+		.serial = e->serial[0] ? e->serial : NULL,
+	};
+	char detail[300];
+	int r;
+
+	if ((r = estca_db_audit(e->ctx->db, &a, detail, sizeof(detail))) != 0)
+		log_err("%s %s: audit row not written: %s", e->h->method,
+		    e->h->logpath, detail);
+	return r;
+}
+
+/*
+ * Refuse the request with err: write the audit row (inside the open
+ * transaction, which is then committed with whatever else it changed,
+ * when in_txn), and give the client reason.  Returns err.
+ */
+int
+enroll_refuse(struct enroll *e, int err, const char *reason, const char *audit_text,
+    bool in_txn)
+{
+	char detail[300];
+	int r = enroll_audit(e, false, audit_text);
+
+	if (in_txn) {
+		if (r != 0)
+			estca_db_rollback(e->ctx->db);
+		else if (estca_db_commit(e->ctx->db, detail, sizeof(detail)) != 0)
+			log_err("%s %s: refusal not recorded: %s", e->h->method,
+			    e->h->logpath, detail);
+	}
+	return estca_http_fail(e->h, err, reason, "%s%s%s%s", audit_text,
+	    e->username[0] ? " (end entity \"" : "", e->username,
+	    e->username[0] ? "\")" : "");
+}
+
+/*
+ * Inside the open transaction: have the engine certify subject and the
+ * CSR's SANs and key, record the certificate (for end entity ee_id, 0:
+ * none), use up one enrollment when consume, write the accept row with
+ * accept_text, commit, and answer the certificate.  Any failure rolls the
+ * transaction back, so nothing is used up.
+ */
+static int
+issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
+    long long ee_id, bool consume, const char *accept_text)
+{
+	struct estca_ctx *ctx = e->ctx;
+	struct estca_http *h = e->h;
+	char requester[1024], why[256], detail[300] = "", text[360];
+	char issuer[ESTCA_DB_DN_MAX + 1], subj[ESTCA_DB_DN_MAX + 1];
+	char nb[40], na[40];
+	struct estca_sign_args a = {
+		.ca_name = h->alias.ca_name,
+		.profile = h->alias.profile,
+		.subject = subject,
+		.sans = sans,
+		.spki = e->csr.spki,
+		.validity_secs = 0,
+		.requester = requester,
+	};
+	struct estca_cert_row row;
+	STACK_OF(X509) *certs = NULL;
+	unsigned char *der = NULL, *p8 = NULL;
+	size_t p8len = 0;
+	X509 *cert = NULL;
+	int r, n;
+
+	/*
+	 * What must be recorded is rendered before the engine is asked:
+	 * nothing is signed that could not then be written down.
+	 */
+	if (estca_name_text(subject, subj, sizeof(subj)) != 0) {
+		estca_db_rollback(ctx->db);
+		snprintf(text, sizeof(text), "subject above %d bytes as text",
+		    ESTCA_DB_DN_MAX);
+		(void)enroll_audit(e, false, text);
+		return estca_http_fail(h, ESTCA_ERR_REFUSED,
+		    "subject too long", "%s", text);
+	}
+	snprintf(requester, sizeof(requester), "est %s alias=%s user=%s from=%s",
+	    e->op, h->alias.name, e->username, e->requester);
+	if (e->key_type != NULL)
+		r = estca_engine_keygen(ctx->engine, &a, e->key_type, &cert, &p8,
+		    &p8len, why, sizeof(why));
+	else
+		r = estca_engine_sign(ctx->engine, &a, &cert, why, sizeof(why));
+	if (r != 0) {
+		int w = estca_web_engine_err(r);
+
+		estca_db_rollback(ctx->db);
+		snprintf(text, sizeof(text), "engine: %s", why);
+		(void)enroll_audit(e, false, text);
+		return estca_http_fail(h, w, w == ESTCA_ERR_UNAVAILABLE ?
+		    "CA engine temporarily unavailable" :
+		    w == ESTCA_ERR_REFUSED ? why : NULL,
+		    "engine %s: %s", ctx->conf.engine_socket, why);
+	}
+	if (enroll_serial_hex(cert, e->serial, sizeof(e->serial)) != 0 ||
+	    estca_name_text(X509_get_issuer_name(cert), issuer, sizeof(issuer)) != 0 ||
+	    estca_name_text(X509_get_subject_name(cert), subj, sizeof(subj)) != 0 ||
+	    time_text(X509_get0_notBefore(cert), nb, sizeof(nb)) != 0 ||
+	    time_text(X509_get0_notAfter(cert), na, sizeof(na)) != 0 ||
+	    (n = i2d_X509(cert, &der)) <= 0) {
+		snprintf(detail, sizeof(detail), "issued certificate does not "
+		    "encode or render");
+		r = estca_http_fail(h, ESTCA_ERR_INTERNAL, NULL, "certificate %s "
+		    "issued but not recorded, not delivered: %s", e->serial,
+		    detail);
+		goto fail;
+	}
+	row.issuer = issuer;
+	row.serial = e->serial;
+	row.subject = subj;
+	row.not_before = nb;
+	row.not_after = na;
+	row.der = der;
+	row.derlen = (size_t)n;
+	row.end_entity = ee_id;
+	row.alias = h->alias.name;
+	if ((r = estca_db_cert_insert(ctx->db, &row, detail, sizeof(detail))) != 0 ||
+	    (consume && (r = estca_db_ee_consume(ctx->db, ee_id, detail,
+	    sizeof(detail))) != 0) ||
+	    (e->approved_id > 0 && (r = estca_db_approval_mark(ctx->db,
+	    e->approved_id, "issued", e->serial, detail, sizeof(detail))) != 0) ||
+	    (r = enroll_audit(e, true, accept_text)) != 0 ||
+	    (r = estca_db_commit(ctx->db, detail, sizeof(detail))) != 0) {
+		if (r != ESTCA_ERR_UNAVAILABLE)
+			r = ESTCA_ERR_INTERNAL;
+		r = estca_http_fail(h, r, r == ESTCA_ERR_UNAVAILABLE ?
+		    "database temporarily unavailable" : NULL,
+		    "certificate %s issued but not recorded, not delivered: %s",
+		    e->serial, detail);
+		goto fail;
+	}
+	log_info("%s %s from %s: issued %s to \"%s\" (%s)", h->method,
+	    h->logpath, e->addr, e->serial, e->username, accept_text);
+	OPENSSL_free(der);
+	if (p8 != NULL) {
+		r = estca_reply_serverkeygen(h, cert, p8, p8len);
+		OPENSSL_clear_free(p8, p8len);
+		X509_free(cert);
+		return r;
+	}
+	if ((certs = sk_X509_new_null()) == NULL || !sk_X509_push(certs, cert)) {
+		sk_X509_free(certs);
+		X509_free(cert);
+		return estca_http_fail(h, ESTCA_ERR_NOMEM, NULL,
+		    "certificate %s recorded, but out of memory", e->serial);
+	}
+	r = estca_reply_certs(h, certs, ENROLL_CTYPE);
+	sk_X509_pop_free(certs, X509_free);
+	return r;
+fail:
+	/*
+	 * The engine signed (and logged) a certificate that will not be
+	 * delivered: say so in est.audit, outside the rolled-back
+	 * transaction, with its serial, so the engine's log and the table
+	 * can be reconciled.  If even that fails, the log line above has it.
+	 */
+	estca_db_rollback(ctx->db);
+	snprintf(text, sizeof(text), "certificate signed but not recorded, "
+	    "not delivered: %s", detail);
+	if (enroll_audit(e, false, text) != 0)
+		log_err("%s %s: certificate %s signed but neither recorded nor "
+		    "audited", h->method, h->logpath, e->serial[0] ? e->serial :
+		    "(unknown serial)");
+	OPENSSL_free(der);
+	if (p8 != NULL)
+		OPENSSL_clear_free(p8, p8len);
+	X509_free(cert);
+	return r;
+}
+
+/* Fail with the database error r (no audit row: the database is where
+ * it would go). */
+int
+enroll_db_fail(struct enroll *e, int r, const char *what, const char *detail)
+{
+	estca_db_rollback(e->ctx->db);
+	if (r != ESTCA_ERR_UNAVAILABLE)
+		r = ESTCA_ERR_INTERNAL;
+	return estca_http_fail(e->h, r, r == ESTCA_ERR_UNAVAILABLE ?
+	    "database temporarily unavailable" : NULL, "%s: %s", what, detail);
+}
+
+/* The request waits for approval: 202 (status.c adds Retry-After). */
+static int
+pending(struct enroll *e, long long id)
+{
+	char reason[80];
+
+	snprintf(reason, sizeof(reason), "request %lld is waiting for approval",
+	    id);
+	return estca_http_fail(e->h, ESTCA_WEB_PENDING, reason, "%s%s%s",
+	    e->username[0] ? "end entity \"" : "", e->username,
+	    e->username[0] ? "\"" : "");
+}
+
+/* What the approval queue does with this request (e->q looked it up). */
+int
+enroll_queue_decide(struct enroll *e, long long ee_id, bool required,
+    enum estca_approval_action *act, struct estca_decision *d)
+{
+	struct estca_approval_facts f;
+	char detail[300];
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.required = required;
+	f.found = e->q.found;
+	f.status = e->q.row.status;
+	f.expired = e->q.row.expired;
+	f.same_ee = ee_id > 0 && e->q.row.end_entity == ee_id;
+	if (!f.found && required && ee_id > 0) {
+		r = estca_db_approval_open(e->ctx->db, ee_id, &f.open_others,
+		    detail, sizeof(detail));
+		if (r != 0)
+			return enroll_db_fail(e, r, "approval queue", detail);
+	}
+	estca_policy_approval(&f, act, d);
+	return 0;
+}
+
+/* Inside the open transaction, find this request in the approval queue
+ * (e->q); 0, or a database failure answered. */
+int
+enroll_queue_find(struct enroll *e)
+{
+	char detail[300];
+	int r;
+
+	r = estca_approval_find(e->ctx->db, e->h->alias.name, e->op, e->auth,
+	    e->csr.req, &e->q, detail, sizeof(detail));
+	return r != 0 ? enroll_db_fail(e, r, "approval queue", detail) : 0;
+}
+
+/*
+ * Inside the open transaction, once authentication and policy accepted
+ * the request: issue it (no approval involved, or approved), queue it
+ * (202), or answer from the queue (202 while pending, 403 once rejected,
+ * issued or expired).  Arguments as for issue(); required: the alias or
+ * the end entity requires approval; secret_in_csr: the CSR carries a code
+ * and must not be stored.
+ */
+int
+enroll_proceed(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
+    long long ee_id, bool consume, const char *accept_text, bool required,
+    bool secret_in_csr)
+{
+	struct estca_approval_req q = {
+		.alias = e->h->alias.name,
+		.operation = e->op,
+		.end_entity = ee_id,
+		.username = e->username[0] ? e->username : NULL,
+		.requester = e->requester,
+		.subject = subject,
+		.sans = sans,
+		.spki = e->csr.spki,
+		.secret_in_csr = secret_in_csr,
+		.auth = e->auth,
+	};
+	enum estca_approval_action act;
+	struct estca_decision d;
+	char detail[300], text[sizeof(d.audit) + 80];
+	long long id = 0;
+	int r;
+
+	if ((r = enroll_queue_decide(e, ee_id, required, &act, &d)) != 0)
+		return r;
+	switch (act) {
+	case ESTCA_APPROVAL_NONE:
+		return issue(e, subject, sans, ee_id, consume, accept_text);
+	case ESTCA_APPROVAL_RELEASE:
+		e->approved_id = e->q.row.id;
+		snprintf(text, sizeof(text), "%s (approved request %lld)",
+		    accept_text, e->q.row.id);
+		return issue(e, subject, sans, ee_id, consume, text);
+	case ESTCA_APPROVAL_WAIT:
+		estca_db_rollback(e->ctx->db);
+		return pending(e, e->q.row.id);
+	case ESTCA_APPROVAL_QUEUE:
+		r = estca_approval_store(e->ctx->db, &e->q, &q, &id, detail,
+		    sizeof(detail));
+		if (r != 0)
+			return enroll_db_fail(e, r, "approval queue", detail);
+		snprintf(text, sizeof(text), "%s; queued for approval as request "
+		    "%lld", accept_text, id);
+		if ((r = enroll_audit(e, true, text)) != 0 ||
+		    (r = estca_db_commit(e->ctx->db, detail, sizeof(detail))) != 0)
+			return enroll_db_fail(e, r, "approval queue", "not recorded");
+		log_info("%s %s from %s: queued \"%s\" as request %lld",
+		    e->h->method, e->h->logpath, e->addr, e->username, id);
+		return pending(e, id);
+	case ESTCA_APPROVAL_EXPIRE:
+		r = estca_db_approval_mark(e->ctx->db, e->q.row.id, "expired",
+		    NULL, detail, sizeof(detail));
+		if (r != 0)
+			return enroll_db_fail(e, r, "approval queue", detail);
+		break;
+	case ESTCA_APPROVAL_REFUSE:
+		break;
+	}
+	if (e->q.found)
+		snprintf(text, sizeof(text), "%s (request %lld)", d.audit,
+		    e->q.row.id);
+	else
+		snprintf(text, sizeof(text), "%s", d.audit);
+	return enroll_refuse(e, d.err, d.reason, text, true);
+}
