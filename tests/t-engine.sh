@@ -467,4 +467,78 @@ else
 	ok "the PIN appears in no log"
 fi
 
+# Key usage follows the key type and the profile's extended key usage
+# (RFC 5280 4.2.1.12): clientAuth alone gives RSA keys digitalSignature
+# only; keyEncipherment only with serverAuth; EC keys never
+# keyEncipherment.  A second engine (the first stopped above) issues them.
+sed -e "s|^socket = .*|socket = $D/run/ku.sock|" \
+    -e "s|^audit_log = .*|audit_log = $D/run/ku-audit.log|" "$D/signd.conf" > "$D/ku.conf"
+"$D/bin/estca-signd" -f "$D/ku.conf" >/dev/null 2>>"$D/signd.log" &
+ENGINE_PID=$!
+wait_until 20 test -S "$D/run/ku.sock" && wait_until 10 "$EC" "$D/run/ku.sock" health ||
+    fail "key usage: second engine starts"
+csr ku_rsa3072 /CN=ku-rsa3072 -newkey rsa:3072
+csr ku_ec384 /CN=ku-ec384 -newkey ec -pkeyopt ec_paramgen_curve:P-384
+# usage FILE: the keyUsage and extendedKeyUsage lines, joined with |
+usage() {
+	openssl x509 -in "$1" -noout -ext keyUsage,extendedKeyUsage 2>&1 |
+	    sed 's/^ *//; s/ *$//' | paste -sd'|'
+}
+KU_DS='X509v3 Key Usage: critical|Digital Signature'
+KU_DSKE='X509v3 Key Usage: critical|Digital Signature, Key Encipherment'
+EKU_C='X509v3 Extended Key Usage:|TLS Web Client Authentication'
+EKU_SC='X509v3 Extended Key Usage:|TLS Web Server Authentication, TLS Web Client Authentication'
+for ca in p256 rsa2048; do
+	for k in rsa2048 ku_rsa3072 ec256 ku_ec384; do
+		case $k in *rsa*) tls="$KU_DSKE|$EKU_SC" ;; *) tls="$KU_DS|$EKU_SC" ;; esac
+		for t in "device|$KU_DS|$EKU_C" "tls-server|$tls"; do
+			prof=${t%%|*} want=${t#*|}
+			if "$EC" "$D/run/ku.sock" sign "$ca" "$prof" "$D/$k.csr" > "$D/ku.pem"; then
+				is "key usage: CA $ca, profile $prof, $k key" "$(usage "$D/ku.pem")" "$want"
+			else
+				fail "key usage: CA $ca, profile $prof, $k key" "$(cat "$D/ku.pem")"
+			fi
+			[ "$ca:$prof" = p256:device ] && case $k in rsa2048|ec256)
+				diag "$k under device: $(usage "$D/ku.pem")" ;; esac
+		done
+	done
+done
+for t in rsa:2048 ec:P-256; do
+	if "$EC" "$D/run/ku.sock" keygen p256 device "$t" "$D/ec256.csr" "$D/ku.der" > "$D/ku.pem"; then
+		is "key usage: keygen $t under device" "$(usage "$D/ku.pem")" "$KU_DS|$EKU_C"
+	else
+		fail "key usage: keygen $t under device" "$(cat "$D/ku.pem")"
+	fi
+done
+if "$EC" "$D/run/ku.sock" sign p256 agree "$D/ec256.csr" > "$D/ku.pem"; then
+	is "key usage: no extended key usage, keyAgreement asked, EC key" "$(usage "$D/ku.pem")" \
+	    'X509v3 Key Usage: critical|Digital Signature, Key Agreement'
+else
+	fail "key usage: no extended key usage, keyAgreement asked, EC key" "$(cat "$D/ku.pem")"
+fi
+kill -TERM "$ENGINE_PID"
+wait "$ENGINE_PID"
+is "key usage: second engine exits 0" "$?" 0
+ENGINE_PID=
+# A profile whose key_usage contradicts its ext_key_usage: the config check
+# and the start both refuse it with one line that says why.
+printf '%s\n' '[profile clientke]' 'max_validity_days = 30' 'key_types = rsa' \
+    'ext_key_usage = clientAuth' 'key_usage = digitalSignature keyEncipherment' |
+    cat "$D/ku.conf" - > "$D/kubad.conf"
+want="profile clientke: key usage keyEncipherment is not consistent with extended key usage clientAuth (RFC 5280 4.2.1.12)"
+out=$("$D/bin/estca-signd" -n -f "$D/kubad.conf" 2>&1)
+st=$?
+if [ "$st" -ne 0 ] && printf '%s\n' "$out" | grep -qF "error: $want"; then
+	ok "config check refuses key usage contradicting extended key usage"
+else
+	fail "config check refuses key usage contradicting extended key usage" "status $st: $out"
+fi
+out=$(timeout 20 "$D/bin/estca-signd" -f "$D/kubad.conf" 2>&1 >/dev/null)
+st=$?
+if [ "$st" -ne 0 ] && [ "$st" -ne 124 ] && printf '%s\n' "$out" | grep -qF "$want"; then
+	ok "start refuses key usage contradicting extended key usage"
+else
+	fail "start refuses key usage contradicting extended key usage" "status $st: $out"
+fi
+
 done_testing
