@@ -1,0 +1,211 @@
+/*
+ * db_enroll.c - see db.h.  The rows an enrollment reads and writes: the
+ * end entity (locked for the request, a failure counted, a use consumed),
+ * the certificates issued (recorded, their state looked up) and est.audit.
+ * Runs its statements through db_int.h only; never sees an enrollment
+ * code, only the stored hash, which the caller checks.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include "db_int.h"
+
+void
+estca_db_ee_clear(struct estca_end_entity *ee)
+{
+	for (size_t i = 0; i < ee->nsans; i++)
+		OPENSSL_free(ee->sans[i]);
+	OPENSSL_cleanse(ee, sizeof(*ee));
+}
+
+int
+estca_db_ee_lock(struct estca_db *db, const char *alias, const char *username,
+    long long id, struct estca_end_entity *ee, char *detail, size_t detaillen)
+{
+	/* One row per registered SAN (one with a NULL san when none), in the
+	 * order the DBA gave them; only the end entity row is locked. */
+	static const char cols[] =
+	    "SELECT e.id, e.username, e.subject_dn, e.code_hash, e.uses_left,"
+	    " e.failed_attempts, e.status, e.require_approval, s.san"
+	    " FROM est.end_entity e"
+	    " LEFT JOIN LATERAL unnest(e.sans) WITH ORDINALITY AS s(san, i) ON true";
+	static const char by_name[] =
+	    " WHERE e.alias = $1 AND e.username = $2 ORDER BY s.i FOR UPDATE OF e";
+	static const char by_id[] = " WHERE e.id = $1 ORDER BY s.i FOR UPDATE OF e";
+	char sql[sizeof(cols) + sizeof(by_name) + sizeof(by_id)], idtext[24];
+	const char *params[2];
+	PGresult *res;
+	long long v;
+	int r, n;
+
+	memset(ee, 0, sizeof(*ee));
+	if (username != NULL) {
+		snprintf(sql, sizeof(sql), "%s%s", cols, by_name);
+		params[0] = alias;
+		params[1] = username;
+		n = 2;
+	} else {
+		snprintf(sql, sizeof(sql), "%s%s", cols, by_id);
+		snprintf(idtext, sizeof(idtext), "%lld", id);
+		params[0] = idtext;
+		n = 1;
+	}
+	if ((r = db_exec(db, sql, n, params, &res, detail, detaillen)) != 0)
+		return r;
+	n = PQntuples(res);
+	if (n == 0) {
+		PQclear(res);
+		db_set_detail(detail, detaillen, "end entity", "not registered");
+		return ESTCA_ERR_NOT_FOUND;
+	}
+	r = ESTCA_ERR_INTERNAL;
+	if (PQnfields(res) != 9 || n > ESTCA_DB_SANS_MAX ||
+	    db_get_ll(res, 0, 0, 0x7fffffffffffffffLL, &ee->id) != 0 ||
+	    db_get_text(res, 1, ee->username, sizeof(ee->username)) != 0 ||
+	    db_get_text(res, 2, ee->subject_dn, sizeof(ee->subject_dn)) != 0 ||
+	    db_get_text(res, 3, ee->code_hash, sizeof(ee->code_hash)) != 0 ||
+	    db_get_ll(res, 0, 4, 0x7fffffff, &v) != 0)
+		goto bad;
+	ee->uses_left = (int)v;
+	if (db_get_ll(res, 0, 5, 0x7fffffff, &v) != 0 ||
+	    db_get_text(res, 6, ee->status, sizeof(ee->status)) != 0)
+		goto bad;
+	ee->failed_attempts = (int)v;
+	ee->require_approval = db_get_bool(res, 7);
+	ee->has_subject_dn = !PQgetisnull(res, 0, 2);
+	ee->has_code = !PQgetisnull(res, 0, 3) && ee->code_hash[0] != 0;
+	for (int i = 0; i < n; i++) {
+		if (PQgetisnull(res, i, 8))
+			continue;
+		if ((ee->sans[ee->nsans] = OPENSSL_strdup(PQgetvalue(res, i, 8))) == NULL) {
+			r = ESTCA_ERR_NOMEM;
+			goto bad;
+		}
+		ee->nsans++;
+	}
+	PQclear(res);
+	return 0;
+bad:
+	PQclear(res);
+	estca_db_ee_clear(ee);
+	db_set_detail(detail, detaillen, "end entity",
+	    r == ESTCA_ERR_NOMEM ? "out of memory" : "row does not fit (schema mismatch?)");
+	return r;
+}
+
+int
+estca_db_ee_failed(struct estca_db *db, long long id, bool lock, char *detail,
+    size_t detaillen)
+{
+	static const char sql[] =
+	    "UPDATE est.end_entity SET failed_attempts = failed_attempts + 1,"
+	    " status = CASE WHEN $2 THEN 'locked' ELSE status END"
+	    " WHERE id = $1";
+	char idtext[24];
+	const char *params[2] = { idtext, lock ? "true" : "false" };
+
+	snprintf(idtext, sizeof(idtext), "%lld", id);
+	return db_run(db, sql, 2, params, detail, detaillen);
+}
+
+int
+estca_db_ee_consume(struct estca_db *db, long long id, char *detail,
+    size_t detaillen)
+{
+	static const char sql[] =
+	    "UPDATE est.end_entity SET uses_left = uses_left - 1, failed_attempts = 0"
+	    " WHERE id = $1 AND uses_left > 0";
+	char idtext[24];
+	const char *params[1] = { idtext };
+	PGresult *res;
+	int r;
+
+	snprintf(idtext, sizeof(idtext), "%lld", id);
+	if ((r = db_exec(db, sql, 1, params, &res, detail, detaillen)) != 0)
+		return r;
+	r = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : ESTCA_ERR_REFUSED;
+	PQclear(res);
+	if (r != 0)
+		db_set_detail(detail, detaillen, "end entity", "no use left");
+	return r;
+}
+
+int
+estca_db_cert_insert(struct estca_db *db, const struct estca_cert_row *c,
+    char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "INSERT INTO est.certificate (issuer, serial, subject, not_before,"
+	    " not_after, der, end_entity, alias)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+	char idtext[24], *der;
+	const char *params[8];
+	int r;
+
+	if ((der = db_bytea_hex(c->der, c->derlen)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	snprintf(idtext, sizeof(idtext), "%lld", c->end_entity);
+	params[0] = c->issuer;
+	params[1] = c->serial;
+	params[2] = c->subject;
+	params[3] = c->not_before;
+	params[4] = c->not_after;
+	params[5] = der;
+	params[6] = c->end_entity > 0 ? idtext : NULL;
+	params[7] = c->alias;
+	r = db_run(db, sql, 8, params, detail, detaillen);
+	OPENSSL_free(der);
+	return r;
+}
+
+int
+estca_db_cert_state(struct estca_db *db, const unsigned char sha256[32],
+    struct estca_cert_state *st, char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "SELECT alias, revoked_at IS NOT NULL, not_after <= now(), end_entity"
+	    " FROM est.certificate WHERE cert_sha256 = $1";
+	const char *params[1];
+	char *hash;
+	PGresult *res;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((hash = db_bytea_hex(sha256, 32)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	params[0] = hash;
+	r = db_exec(db, sql, 1, params, &res, detail, detaillen);
+	OPENSSL_free(hash);
+	if (r != 0)
+		return r;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		db_set_detail(detail, detaillen, "certificate", "not recorded");
+		return ESTCA_ERR_NOT_FOUND;
+	}
+	if (PQnfields(res) != 4 || db_get_text(res, 0, st->alias, sizeof(st->alias)) != 0 ||
+	    (!PQgetisnull(res, 0, 3) &&
+	    db_get_ll(res, 0, 3, 0x7fffffffffffffffLL, &st->end_entity) != 0)) {
+		PQclear(res);
+		db_set_detail(detail, detaillen, "certificate", "row does not fit");
+		return ESTCA_ERR_INTERNAL;
+	}
+	st->revoked = db_get_bool(res, 1);
+	st->expired = db_get_bool(res, 2);
+	PQclear(res);
+	return 0;
+}
+
+int
+estca_db_audit(struct estca_db *db, const struct estca_audit_row *a,
+    char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "INSERT INTO est.audit (alias, username, operation, decision, reason,"
+	    " requester, serial) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+	const char *params[7] = { a->alias, a->username, a->operation,
+	    a->accept ? "accept" : "refuse", a->reason, a->requester, a->serial };
+
+	return db_run(db, sql, 7, params, detail, detaillen);
+}

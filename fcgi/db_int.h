@@ -1,0 +1,30 @@
+/*
+ * db_int.h - inside estca-fcgi's database layer only: what db.c gives
+ * db_enroll.c, db_approval.c and db_trust.c to run their statements and
+ * read their rows.  Every statement goes through db_exec or db_run
+ * (PQexecParams, values as parameters, never spliced into SQL text), and
+ * every PGresult is cleared on the path that got it.  Nothing outside
+ * fcgi/db*.c includes this; the rest of the web tier uses db.h.
+ */
+#ifndef ESTCA_DB_INT_H
+#define ESTCA_DB_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <libpq-fe.h>
+#include "db.h"
+
+/* db.c (each documented there) */
+void db_set_detail(char *detail, size_t len, const char *what,
+    const char *msg);
+int db_exec(struct estca_db *db, const char *sql, int nparams,
+    const char *const *params, PGresult **res, char *detail, size_t len);
+int db_get_text(const PGresult *res, int col, char *dst, size_t dstlen);
+bool db_get_bool(const PGresult *res, int col);
+int db_get_ll(const PGresult *res, int row, int col, long long max,
+    long long *out);
+int db_run(struct estca_db *db, const char *sql, int nparams,
+    const char *const *params, char *detail, size_t len);
+char *db_bytea_hex(const unsigned char *p, size_t n);
+
+#endif
