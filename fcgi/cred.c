@@ -13,6 +13,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include "cred.h"
+#include "b64.h"
 #include "csr.h"
 
 const char estca_dummy_hash[] =

@@ -71,13 +71,6 @@ void estca_csr_free(struct estca_csr *c);
 int estca_csn_decode(const unsigned char *der, size_t len, X509_NAME **subject,
     GENERAL_NAMES **sans, char *why, size_t whylen) ESTCA_WUR;
 
-/*
- * Decode base64 text in[0..len) into out (which caps it): blanks, tabs,
- * CR and LF are skipped anywhere; padding is optional but, when present,
- * only at the end.  ESTCA_ERR_MALFORMED for any other byte.
- */
-int estca_base64_decode(const unsigned char *in, size_t len,
-    struct estca_buf *out) ESTCA_WUR;
 
 /* Is the Content-Type value ctype the media type want (case ignored,
  * parameters after ';' ignored)?  NULL ctype: no. */

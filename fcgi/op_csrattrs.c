@@ -14,6 +14,7 @@
 #include <openssl/asn1t.h>
 #include <openssl/x509.h>
 #include "fcgi.h"
+#include "b64.h"
 #include "reply.h"
 #include "log.h"
 

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
 #include "log.h"
+#include "b64.h"
 #include "reply.h"
 #include "status.h"
 
@@ -147,26 +148,6 @@ estca_drain_body(struct estca_http *h, size_t cap)
 			break;
 		seen += (size_t)n;
 	}
-}
-
-int
-estca_base64_lines(const unsigned char *p, size_t n, struct estca_buf *out)
-{
-	/* 48 input bytes make one 64-character line. */
-	unsigned char line[64 + 2];
-	int r;
-
-	while (n > 0) {
-		size_t take = n < 48 ? n : 48;
-		int w = EVP_EncodeBlock(line, p, (int)take);
-
-		line[w] = '\n';
-		if ((r = estca_buf_add(out, line, (size_t)w + 1)) != 0)
-			return r;
-		p += take;
-		n -= take;
-	}
-	return 0;
 }
 
 /*

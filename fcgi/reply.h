@@ -65,12 +65,6 @@ int estca_reply_serverkeygen(struct estca_http *h, X509 *cert,
  */
 void estca_drain_body(struct estca_http *h, size_t cap);
 
-/*
- * Append base64 of p[0..n) to out, a newline after every 64 characters
- * and after the last line (RFC 2045 style lines, LF only).
- */
-int estca_base64_lines(const unsigned char *p, size_t n, struct estca_buf *out)
-    ESTCA_WUR;
 
 /*
  * Copy s into dst as one printable-ASCII line: trailing blanks and newlines

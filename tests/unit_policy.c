@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include "cred.h"
+#include "b64.h"
 #include "csr.h"
 #include "policy.h"
 #include "tap.h"
