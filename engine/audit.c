@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include "str.h"
 #include "log.h"
 #include "signd.h"
 
@@ -42,19 +43,6 @@ name_text(const X509_NAME *n, char *out, size_t outlen)
 	BIO_free(b);
 }
 
-static void
-hex(const unsigned char *p, size_t n, char *out, size_t outlen)
-{
-	static const char h[] = "0123456789abcdef";
-	size_t j = 0;
-
-	for (size_t i = 0; i < n && j + 2 < outlen; i++) {
-		out[j++] = h[p[i] >> 4];
-		out[j++] = h[p[i] & 15];
-	}
-	out[j] = 0;
-}
-
 void
 audit(struct signd *sd, const struct audit *a)
 {
@@ -70,11 +58,13 @@ audit(struct signd *sd, const struct audit *a)
 	if (a->spki != NULL &&
 	    (derlen = i2d_ESTCA_SPKI((ESTCA_SPKI *)a->spki, &der)) > 0) {
 		if (EVP_Digest(der, (size_t)derlen, md, &mdlen, EVP_sha256(), NULL))
-			hex(md, mdlen, fp, sizeof(fp));
+			if (estca_hex(fp, sizeof(fp), md, mdlen) != 0)
+				fp[0] = '-', fp[1] = 0;
 		OPENSSL_free(der);
 	}
 	if (a->serial != NULL)
-		hex(a->serial, ESTCA_SERIAL_LEN, sn, sizeof(sn));
+		if (estca_hex(sn, sizeof(sn), a->serial, ESTCA_SERIAL_LEN) != 0)
+			sn[0] = '-', sn[1] = 0;
 	name_text(a->subject, subj, sizeof(subj));
 	estca_log_escape(reason, sizeof(reason), a->reason ? a->reason : "",
 	    a->reason ? strlen(a->reason) : 0);

@@ -8,6 +8,7 @@
 #include <openssl/asn1t.h>
 #include <openssl/ec.h>
 #include <openssl/x509v3.h>
+#include "str.h"
 #include "log.h"
 #include "profile.h"
 
@@ -166,11 +167,10 @@ load_one(const struct estca_conf *c, const char *name, struct estca_profile *p,
 
 	/* start from nothing: a configured profile says all it allows */
 	memset(p, 0, sizeof(*p));
-	if (strlen(name) >= sizeof(p->name)) {
+	if (estca_str_copy(p->name, sizeof(p->name), name) != 0) {
 		snprintf(err, errlen, "profile name too long");
 		return ESTCA_ERR_CONFIG;
 	}
-	memcpy(p->name, name, strlen(name) + 1);
 	p->min_rsa_bits = 2048;
 	p->max_rsa_bits = 8192;
 	for (size_t i = 0; i < c->n; i++) {

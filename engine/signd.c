@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include "str.h"
 #include "log.h"
 #include "signd.h"
 
@@ -57,7 +58,11 @@ open_socket(struct signd *sd)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, sd->socket_path, strlen(sd->socket_path) + 1);
+	if (estca_str_copy(sun.sun_path, sizeof(sun.sun_path),
+	    sd->socket_path) != 0) {
+		log_err("socket path too long: %s", sd->socket_path);
+		return ESTCA_ERR_CONFIG;
+	}
 	if (lstat(sd->socket_path, &st) == 0) {
 		int probe;
 

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include "str.h"
 #include "log.h"
 #include "signd.h"
 
@@ -27,9 +28,8 @@ parse_ids(const char *s, int groups, void *out, size_t *n)
 	char buf[1024], *save = NULL, *tok;
 
 	*n = 0;
-	if (strlen(s) >= sizeof(buf))
+	if (estca_str_copy(buf, sizeof(buf), s) != 0)
 		return ESTCA_ERR_CONFIG;
-	memcpy(buf, s, strlen(s) + 1);
 	for (tok = strtok_r(buf, " \t,", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t,", &save)) {
 		long v;
@@ -166,12 +166,12 @@ load_config(struct signd *sd)
 		return r;
 	if ((v = required(sd, "", "", "socket")) == NULL)
 		return ESTCA_ERR_CONFIG;
-	if (v[0] != '/' || strlen(v) >= sizeof(sd->socket_path)) {
+	if (v[0] != '/' ||
+	    estca_str_copy(sd->socket_path, sizeof(sd->socket_path), v) != 0) {
 		log_err("socket must be an absolute path shorter than %zu bytes",
 		    sizeof(sd->socket_path));
 		return ESTCA_ERR_CONFIG;
 	}
-	memcpy(sd->socket_path, v, strlen(v) + 1);
 	sd->socket_mode = 0660;
 	if ((v = estca_conf_get(&sd->conf, "", "", "socket_mode")) != NULL) {
 		char *end;
@@ -262,18 +262,19 @@ load_config(struct signd *sd)
 				seen = 1;
 		if (seen)
 			continue;
-		if (sd->ncas >= MAX_CAS || strlen(e->name) >= sizeof(ca->name)) {
+		if (sd->ncas >= MAX_CAS ||
+		    estca_str_copy(sd->cas[sd->ncas].name,
+		    sizeof(sd->cas[sd->ncas].name), e->name) != 0) {
 			log_err("too many CAs or CA name too long");
 			return ESTCA_ERR_CONFIG;
 		}
 		ca = &sd->cas[sd->ncas++];
-		memcpy(ca->name, e->name, strlen(e->name) + 1);
 		if ((label = required(sd, "ca", e->name, "key_label")) == NULL ||
 		    (chain = required(sd, "ca", e->name, "chain")) == NULL)
 			return ESTCA_ERR_CONFIG;
-		if (strlen(label) >= sizeof(ca->key_label))
+		if (estca_str_copy(ca->key_label, sizeof(ca->key_label),
+		    label) != 0)
 			return ESTCA_ERR_CONFIG;
-		memcpy(ca->key_label, label, strlen(label) + 1);
 		if ((r = load_chain(ca, chain)) != 0)
 			return r;
 		if ((v = estca_conf_get(&sd->conf, "ca", e->name, "signature")) != NULL) {

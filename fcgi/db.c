@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
+#include "str.h"
 #include "db_int.h"
 
 struct estca_db {
@@ -319,17 +320,15 @@ estca_db_rollback(struct estca_db *db)
 char *
 db_bytea_hex(const unsigned char *p, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	char *s;
 
 	if (n > (SIZE_MAX - 3) / 2 || (s = OPENSSL_malloc(2 * n + 3)) == NULL)
 		return NULL;
 	s[0] = '\\';
 	s[1] = 'x';
-	for (size_t i = 0; i < n; i++) {
-		s[2 + 2 * i] = hex[p[i] >> 4];
-		s[3 + 2 * i] = hex[p[i] & 15];
+	if (estca_hex(s + 2, 2 * n + 1, p, n) != 0) {
+		OPENSSL_free(s);
+		return NULL;
 	}
-	s[2 + 2 * n] = 0;
 	return s;
 }

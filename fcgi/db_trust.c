@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#include "str.h"
 #include "db_int.h"
 
 void
@@ -51,11 +52,10 @@ estca_db_csrattrs(struct estca_db *db, const char *alias,
 		const char *hex = PQgetvalue(res, i, 1);
 		long len = 0;
 
-		if (strlen(oid) >= sizeof(a[i].oid)) {
+		if (estca_str_copy(a[i].oid, sizeof(a[i].oid), oid) != 0) {
 			r = ESTCA_ERR_INTERNAL;
 			break;
 		}
-		memcpy(a[i].oid, oid, strlen(oid) + 1);
 		if (PQgetisnull(res, i, 1))
 			continue;
 		/* hex without separators: pairs of digits */
@@ -106,16 +106,16 @@ estca_db_ra_password_members(struct estca_db *db, const char *alias,
 		memset(x, 0, sizeof(*x));
 		v = PQgetvalue(res, i, 2);
 		if (db_get_ll(res, i, 0, 0x7fffffffffffffffLL, &x->id) != 0 ||
-		    strlen(PQgetvalue(res, i, 1)) >= sizeof(x->role) ||
-		    strlen(v) >= sizeof(x->password_hash)) {
+		    estca_str_copy(x->role, sizeof(x->role),
+		    PQgetvalue(res, i, 1)) != 0 ||
+		    estca_str_copy(x->password_hash, sizeof(x->password_hash),
+		    v) != 0) {
 			PQclear(res);
 			for (int k = 0; k <= i; k++)
 				OPENSSL_cleanse(&m[k], sizeof(m[k]));
 			db_set_detail(detail, detaillen, "role_member", "row does not fit");
 			return ESTCA_ERR_INTERNAL;
 		}
-		memcpy(x->role, PQgetvalue(res, i, 1), strlen(PQgetvalue(res, i, 1)) + 1);
-		memcpy(x->password_hash, v, strlen(v) + 1);
 	}
 	PQclear(res);
 	*n = (size_t)rows;

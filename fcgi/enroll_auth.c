@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include "str.h"
 #include "enroll.h"
 #include "clientcert.h"
 #include "cred.h"
@@ -25,7 +26,6 @@
 int
 enroll_set_auth_cert(struct enroll *e, const char *kind, const X509 *x)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	size_t o;
@@ -35,11 +35,10 @@ enroll_set_auth_cert(struct enroll *e, const char *kind, const X509 *x)
 	    strlen(kind) + 1 + 64 >= sizeof(e->auth))
 		return -1;
 	o = (size_t)snprintf(e->auth, sizeof(e->auth), "%s:", kind);
-	for (unsigned int i = 0; i < mdlen; i++) {
-		e->auth[o++] = hex[md[i] >> 4];
-		e->auth[o++] = hex[md[i] & 15];
+	if (estca_hex(e->auth + o, sizeof(e->auth) - o, md, mdlen) != 0) {
+		e->auth[0] = 0;
+		return -1;
 	}
-	e->auth[o] = 0;
 	return 0;
 }
 

@@ -17,25 +17,6 @@
 /* A chain or a certificate is a few KB; this only stops a runaway. */
 #define REPLY_MAX_DER (ESTCA_WIRE_MAX_REPLY)
 
-void
-estca_one_line(char *dst, size_t dstlen, const char *s)
-{
-	size_t i = 0, n = s != NULL ? strlen(s) : 0;
-
-	if (dstlen == 0)
-		return;
-	/* library messages end in newlines; they are not part of the line */
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' ||
-	    s[n - 1] == ' '))
-		n--;
-	for (; i < n && i + 1 < dstlen; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	dst[i] = 0;
-}
-
 int
 estca_http_fail(struct estca_http *h, int err, const char *reason,
     const char *detail_fmt, ...)

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include "errors.h"
 #include "buf.h"
+#include "str.h"
 #include "fcgi.h"
 
 /*
@@ -64,12 +65,5 @@ int estca_reply_serverkeygen(struct estca_http *h, X509 *cert,
  * would otherwise block on a body we never read.
  */
 void estca_drain_body(struct estca_http *h, size_t cap);
-
-
-/*
- * Copy s into dst as one printable-ASCII line: trailing blanks and newlines
- * dropped, other bytes outside printable ASCII turned into '?'.
- */
-void estca_one_line(char *dst, size_t dstlen, const char *s);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include "str.h"
 #include "client.h"
 
 struct estca_engine {
@@ -25,11 +26,12 @@ estca_engine_open(const char *path, int timeout_ms, struct estca_engine **out)
 	struct estca_engine *e;
 
 	*out = NULL;
-	if (strlen(path) >= sizeof(e->path))
-		return ESTCA_ERR_CONFIG;
 	if ((e = OPENSSL_zalloc(sizeof(*e))) == NULL)
 		return ESTCA_ERR_NOMEM;
-	memcpy(e->path, path, strlen(path) + 1);
+	if (estca_str_copy(e->path, sizeof(e->path), path) != 0) {
+		OPENSSL_free(e);
+		return ESTCA_ERR_CONFIG;
+	}
 	e->fd = -1;
 	e->timeout_ms = timeout_ms;
 	*out = e;
@@ -63,7 +65,8 @@ connect_engine(struct estca_engine *e)
 		return 0;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, e->path, strlen(e->path) + 1);
+	if (estca_str_copy(sun.sun_path, sizeof(sun.sun_path), e->path) != 0)
+		return ESTCA_ERR_CONFIG;
 	/* non-blocking: a full listen backlog must not hang a worker */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)

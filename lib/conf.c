@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "str.h"
 #include "conf.h"
 
 static char *
@@ -112,14 +113,13 @@ estca_conf_load(const char *path, struct estca_conf *c, char *err, size_t errlen
 				sp = s + strlen(s);
 			}
 			if (!valid_word(s) || !valid_word(sp) ||
-			    strlen(s) >= sizeof(sec) || strlen(sp) >= sizeof(name)) {
+			    estca_str_copy(sec, sizeof(sec), s) != 0 ||
+			    estca_str_copy(name, sizeof(name), sp) != 0) {
 				snprintf(err, errlen,
 				    "%s:%d: section must be [type name]", path, lineno);
 				r = ESTCA_ERR_CONFIG;
 				break;
 			}
-			memcpy(sec, s, strlen(s) + 1);
-			memcpy(name, sp, strlen(sp) + 1);
 			continue;
 		}
 		if ((eq = strchr(s, '=')) == NULL) {
