@@ -219,6 +219,7 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 		db_set_detail(detail, detaillen, "alias", "row does not fit (schema mismatch?)");
 		return ESTCA_ERR_INTERNAL;
 	}
+	a->mode = estca_mode_parse(a->enroll_mode);
 	a->allow_same_key_renewal = db_get_bool(res, 6);
 	a->serverkeygen = db_get_bool(res, 7);
 	a->change_subject_name = db_get_bool(res, 8);

@@ -22,13 +22,26 @@ struct estca_db;
 
 #define ESTCA_DB_NAME_MAX 64
 
+/* est.alias.enroll_mode, parsed once when the row is read. */
+enum estca_mode {
+	ESTCA_MODE_UNKNOWN = 0,         /* a value this worker does not know */
+	ESTCA_MODE_CHALLENGE_PASSWORD,  /* code in the challengePassword */
+	ESTCA_MODE_DN_PART_PASSWORD,    /* code in a subject attribute */
+	ESTCA_MODE_RA,                  /* an RA role member enrolls */
+	ESTCA_MODE_VENDOR,              /* a vendor device certificate */
+};
+
+/* The mode named text ("ra", ...); ESTCA_MODE_UNKNOWN for anything else. */
+enum estca_mode estca_mode_parse(const char *text);
+
 /* A row of est.alias (see sql/001_schema.sql for the meaning of each). */
 struct estca_alias {
 	char name[ESTCA_DB_NAME_MAX + 1];
 	char ca_name[ESTCA_DB_NAME_MAX + 1];
 	char profile[ESTCA_DB_NAME_MAX + 1];
 	char username_dn_field[ESTCA_DB_NAME_MAX + 1];
-	char enroll_mode[32];
+	char enroll_mode[32];                     /* as stored, for messages */
+	enum estca_mode mode;                     /* ... and parsed */
 	char dn_part_field[ESTCA_DB_NAME_MAX + 1];   /* "" when NULL */
 	bool allow_same_key_renewal;
 	bool serverkeygen;

@@ -95,22 +95,22 @@ initial(struct enroll *e)
 	codebuf[0] = 0;
 	if (estca_policy_enroll_mode(a, &d) != 0)
 		return enroll_refuse(e, d.err, d.reason, d.audit, false);
-	if (e->csr.csn && strcmp(a->enroll_mode, "vendor") != 0)
+	if (e->csr.csn && a->mode != ESTCA_MODE_VENDOR)
 		return enroll_refuse(e, ESTCA_ERR_REFUSED, "ChangeSubjectName is accepted "
 		    "only by vendor-mode aliases", "ChangeSubjectName outside "
 		    "vendor mode", false);
 
-	if (strcmp(a->enroll_mode, "vendor") == 0) {
+	if (a->mode == ESTCA_MODE_VENDOR) {
 		if ((r = enroll_vendor_authenticate(e, &vendor)) != 0)
 			return r;
 		subject = estca_vendor_subject(e->csr.subject,
 		    e->csr.csn_subject, X509_get_subject_name(vendor));
 		if (e->csr.csn_sans != NULL)
 			sans = e->csr.csn_sans;
-	} else if (strcmp(a->enroll_mode, "ra") == 0) {
+	} else if (a->mode == ESTCA_MODE_RA) {
 		if ((r = enroll_ra_authenticate(e)) != 0)
 			return r;
-	} else if (strcmp(a->enroll_mode, "dn_part_password") == 0) {
+	} else if (a->mode == ESTCA_MODE_DN_PART_PASSWORD) {
 		/* The code travels in the subject and must not stay there. */
 		if (strcmp(a->dn_part_field, a->username_dn_field) == 0)
 			return enroll_refuse(e, ESTCA_ERR_CONFIG, NULL, "alias "
@@ -459,9 +459,8 @@ estca_op_serverkeygen(struct estca_ctx *ctx, struct estca_http *h)
 	/* A certificate of ours re-keys (renewal rules); anything else
 	 * (vendor, RA certificates) goes the initial-enrollment way. */
 	has_cert = estca_client_cert(h->fx->envp, &client) == 0;
-	if (has_cert && h->alias.enroll_mode[0] != 0 &&
-	    strcmp(h->alias.enroll_mode, "vendor") != 0 &&
-	    strcmp(h->alias.enroll_mode, "ra") != 0)
+	if (has_cert && h->alias.mode != ESTCA_MODE_UNKNOWN &&
+	    h->alias.mode != ESTCA_MODE_VENDOR && h->alias.mode != ESTCA_MODE_RA)
 		r = renew(&e);
 	else
 		r = initial(&e);

@@ -63,12 +63,30 @@ sans_within(const GENERAL_NAMES *a, const GENERAL_NAMES *b)
 
 /* ---- decisions ---------------------------------------------------- */
 
+enum estca_mode
+estca_mode_parse(const char *text)
+{
+	static const struct {
+		const char *name;
+		enum estca_mode mode;
+	} modes[] = {
+		{ "challenge_password", ESTCA_MODE_CHALLENGE_PASSWORD },
+		{ "dn_part_password", ESTCA_MODE_DN_PART_PASSWORD },
+		{ "ra", ESTCA_MODE_RA },
+		{ "vendor", ESTCA_MODE_VENDOR },
+	};
+
+	for (size_t i = 0; text != NULL && i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(text, modes[i].name) == 0)
+			return modes[i].mode;
+	return ESTCA_MODE_UNKNOWN;
+}
+
 int
 estca_policy_enroll_mode(const struct estca_alias *a, struct estca_decision *d)
 {
 	memset(d, 0, sizeof(*d));
-	if (estca_policy_code_mode(a) || strcmp(a->enroll_mode, "ra") == 0 ||
-	    strcmp(a->enroll_mode, "vendor") == 0)
+	if (a->mode != ESTCA_MODE_UNKNOWN)
 		return 0;
 	decide(d, ESTCA_ERR_UNSUPPORTED, "this alias's enrollment mode is not "
 	    "supported", "unknown enrollment mode %s", a->enroll_mode);
@@ -78,8 +96,8 @@ estca_policy_enroll_mode(const struct estca_alias *a, struct estca_decision *d)
 bool
 estca_policy_code_mode(const struct estca_alias *a)
 {
-	return strcmp(a->enroll_mode, "challenge_password") == 0 ||
-	    strcmp(a->enroll_mode, "dn_part_password") == 0;
+	return a->mode == ESTCA_MODE_CHALLENGE_PASSWORD ||
+	    a->mode == ESTCA_MODE_DN_PART_PASSWORD;
 }
 
 /* The code steps of estca_policy_enroll: true when d is decided. */
@@ -183,7 +201,7 @@ estca_policy_enroll(const struct estca_alias *a, const struct estca_ee_facts *ee
 			    "subject mismatch: asked \"%s\"", got);
 			return;
 		}
-	} else if (strcmp(a->enroll_mode, "vendor") == 0) {
+	} else if (a->mode == ESTCA_MODE_VENDOR) {
 		/*
 		 * The vendor certificate named the end entity, not the
 		 * subject: without a registered subject, the subject must

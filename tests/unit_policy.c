@@ -347,6 +347,7 @@ test_enroll(void)
 	memset(&a, 0, sizeof(a));
 	snprintf(a.name, sizeof(a.name), "est");
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "challenge_password");
+	a.mode = estca_mode_parse("challenge_password");
 	a.max_failed_attempts = 3;
 	memset(&ee0, 0, sizeof(ee0));
 	ee0.found = true;
@@ -450,6 +451,7 @@ test_enroll(void)
 
 	ee = ee0, f = f0;
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "ra");
+	a.mode = estca_mode_parse("ra");
 	f.code_present = false;
 	f.code_ok = false;
 	ee.has_code = false;
@@ -484,6 +486,7 @@ test_enroll(void)
 
 	ee = ee0, f = f0;
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "vendor");
+	a.mode = estca_mode_parse("vendor");
 	f.code_present = false;
 	f.username = "device1";
 	estca_policy_enroll(&a, &ee, &f, &d);
@@ -499,9 +502,11 @@ test_enroll(void)
 
 	ee = ee0, f = f0;
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "nosuchmode");
+	a.mode = estca_mode_parse("nosuchmode");
 	estca_policy_enroll(&a, &ee, &f, &d);
 	tap_ok(d.err == ESTCA_ERR_UNSUPPORTED, "unknown mode: 501");
 	snprintf(a.enroll_mode, sizeof(a.enroll_mode), "dn_part_password");
+	a.mode = estca_mode_parse("dn_part_password");
 	estca_policy_enroll(&a, &ee, &f, &d);
 	tap_ok(d.err == 0, "dn_part_password: same rules");
 
