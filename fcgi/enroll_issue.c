@@ -205,7 +205,7 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	    h->logpath, e->addr, e->serial, e->username, accept_text);
 	OPENSSL_free(der);
 	if (p8 != NULL) {
-		r = estca_reply_serverkeygen(h, cert, p8, p8len);
+		r = estca_http_reply_serverkeygen(h, cert, p8, p8len);
 		OPENSSL_clear_free(p8, p8len);
 		X509_free(cert);
 		return r;
@@ -216,7 +216,7 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 		return estca_http_fail(h, ESTCA_ERR_NOMEM, NULL,
 		    "certificate %s recorded, but out of memory", e->serial);
 	}
-	r = estca_reply_certs(h, certs, ENROLL_CTYPE);
+	r = estca_http_reply_certs(h, certs, ENROLL_CTYPE);
 	sk_X509_pop_free(certs, X509_free);
 	return r;
 fail:

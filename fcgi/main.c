@@ -226,7 +226,7 @@ answer_error(struct estca_http *h, int err)
 	estca_log(level, "%s %s from %s: %d %s%s%s%s", method, h->logpath,
 	    addr != NULL ? addr : "?", st->http, h->reason,
 	    detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
-	if (estca_reply_error(h, err) != 0)
+	if (estca_http_reply_error(h, err) != 0)
 		log_info("%s %s: client went away while answering", method,
 		    h->logpath);
 }

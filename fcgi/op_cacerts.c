@@ -28,7 +28,7 @@ estca_op_cacerts(struct estca_ctx *ctx, struct estca_http *h)
 		    "engine %s: chain of CA \"%s\": %s", ctx->conf.engine_socket,
 		    h->alias.ca_name, why);
 	}
-	r = estca_reply_certs(h, chain, "application/pkcs7-mime");
+	r = estca_http_reply_certs(h, chain, "application/pkcs7-mime");
 	sk_X509_pop_free(chain, X509_free);
 	return r;
 }

@@ -123,7 +123,7 @@ estca_op_csrattrs(struct estca_ctx *ctx, struct estca_http *h)
 		return estca_http_fail(h, r, r == ESTCA_ERR_UNAVAILABLE ?
 		    "database temporarily unavailable" : NULL, NULL);
 	if (n == 0)
-		return estca_reply(h, 204, NULL, NULL, NULL, 0);
+		return estca_http_reply(h, 204, NULL, NULL, NULL, 0);
 	if ((list = sk_ESTCA_ATTR_OR_OID_new_null()) == NULL) {
 		r = ESTCA_ERR_NOMEM;
 		goto out;
@@ -147,7 +147,7 @@ estca_op_csrattrs(struct estca_ctx *ctx, struct estca_http *h)
 	}
 	estca_buf_init(&b64, 4 * (size_t)derlen + 1024, false);
 	if ((r = estca_base64_lines(der, (size_t)derlen, &b64)) == 0)
-		r = estca_reply(h, 200, "application/csrattrs",
+		r = estca_http_reply(h, 200, "application/csrattrs",
 		    "Content-Transfer-Encoding: base64\r\n", b64.data, b64.len);
 	estca_buf_free(&b64);
 out:

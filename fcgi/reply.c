@@ -50,7 +50,7 @@ put(struct estca_http *h, const void *p, size_t n)
 }
 
 int
-estca_reply(struct estca_http *h, int http, const char *ctype,
+estca_http_reply(struct estca_http *h, int http, const char *ctype,
     const char *extra, const void *body, size_t len)
 {
 	struct estca_buf hdr;
@@ -88,7 +88,7 @@ out:
 }
 
 int
-estca_reply_error(struct estca_http *h, int err)
+estca_http_reply_error(struct estca_http *h, int err)
 {
 	const struct estca_status *st = estca_status_of(err);
 	char extra[160] = "", body[sizeof(h->reason) + 1];
@@ -110,7 +110,7 @@ estca_reply_error(struct estca_http *h, int err)
 	n = strlen(h->reason);
 	memcpy(body, h->reason, n);
 	body[n++] = '\n';
-	return estca_reply(h, st->http, "text/plain", extra, body, n);
+	return estca_http_reply(h, st->http, "text/plain", extra, body, n);
 }
 
 void
@@ -166,7 +166,7 @@ out:
 }
 
 int
-estca_reply_certs(struct estca_http *h, STACK_OF(X509) *certs, const char *ctype)
+estca_http_reply_certs(struct estca_http *h, STACK_OF(X509) *certs, const char *ctype)
 {
 	struct estca_buf body;
 	unsigned char *der = NULL;
@@ -182,7 +182,7 @@ estca_reply_certs(struct estca_http *h, STACK_OF(X509) *certs, const char *ctype
 	OPENSSL_free(der);
 	if (r != 0)
 		return estca_http_fail(h, r, NULL, "base64: %s", estca_strerror(r));
-	r = estca_reply(h, 200, ctype, "Content-Transfer-Encoding: base64\r\n",
+	r = estca_http_reply(h, 200, ctype, "Content-Transfer-Encoding: base64\r\n",
 	    body.data, body.len);
 	estca_buf_free(&body);
 	return r;
@@ -212,7 +212,7 @@ base64_crlf(const unsigned char *p, size_t n, struct estca_buf *out)
 #define KEYGEN_BOUNDARY "estca-serverkeygen-part"
 
 int
-estca_reply_serverkeygen(struct estca_http *h, X509 *cert,
+estca_http_reply_serverkeygen(struct estca_http *h, X509 *cert,
     const unsigned char *pkcs8, size_t pkcs8len)
 {
 	STACK_OF(X509) *certs = sk_X509_new_null();
@@ -245,7 +245,7 @@ estca_reply_serverkeygen(struct estca_http *h, X509 *cert,
 		return estca_http_fail(h, r, NULL, "cannot build the multipart reply");
 	}
 	OPENSSL_free(der);
-	r = estca_reply(h, 200, "multipart/mixed; boundary=" KEYGEN_BOUNDARY, NULL,
+	r = estca_http_reply(h, 200, "multipart/mixed; boundary=" KEYGEN_BOUNDARY, NULL,
 	    body.data, body.len);
 	estca_buf_free(&body);
 	return r;

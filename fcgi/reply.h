@@ -22,7 +22,7 @@
  * Records h->status.
  * Returns 0 or ESTCA_ERR_IO (the web server went away).
  */
-int estca_reply(struct estca_http *h, int http, const char *ctype,
+int estca_http_reply(struct estca_http *h, int http, const char *ctype,
     const char *extra, const void *body, size_t len) ESTCA_WUR;
 
 /*
@@ -30,7 +30,7 @@ int estca_reply(struct estca_http *h, int http, const char *ctype,
  * h->reason or the table's default reason; Allow: for a wrong method,
  * Retry-After: for temporary conditions.  Returns 0 or ESTCA_ERR_IO.
  */
-int estca_reply_error(struct estca_http *h, int err) ESTCA_WUR;
+int estca_http_reply_error(struct estca_http *h, int err) ESTCA_WUR;
 
 /*
  * Send a 200 whose body is base64 (with line breaks) of a certs-only
@@ -39,7 +39,7 @@ int estca_reply_error(struct estca_http *h, int err) ESTCA_WUR;
  * base64.  Returns 0, ESTCA_ERR_IO, or an encoding error before anything
  * was sent (h->detail says which).
  */
-int estca_reply_certs(struct estca_http *h, STACK_OF(X509) *certs,
+int estca_http_reply_certs(struct estca_http *h, STACK_OF(X509) *certs,
     const char *ctype) ESTCA_WUR;
 
 /*
@@ -56,7 +56,7 @@ int estca_certs_only_der(STACK_OF(X509) *certs, unsigned char **der,
  * wiped after sending.  Returns 0, ESTCA_ERR_IO, or an error before
  * anything was sent (h->detail says which).
  */
-int estca_reply_serverkeygen(struct estca_http *h, X509 *cert,
+int estca_http_reply_serverkeygen(struct estca_http *h, X509 *cert,
     const unsigned char *pkcs8, size_t pkcs8len) ESTCA_WUR;
 
 /*
