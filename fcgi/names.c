@@ -12,23 +12,11 @@
 #include <openssl/bio.h>
 #include <openssl/objects.h>
 #include "names.h"
+#include "str.h"
 
 #define DN_MAX_AVAS 64
 #define DN_VALUE_MAX 1024
 #define DN_TYPE_MAX 64
-
-/* Copy [s, s+n) into dst as printable ASCII, '?' for anything else. */
-static void
-printable(char *dst, size_t dstlen, const unsigned char *s, size_t n)
-{
-	size_t i;
-
-	if (dstlen == 0)
-		return;
-	for (i = 0; i < n && i + 1 < dstlen; i++)
-		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
-	dst[i] = 0;
-}
 
 static unsigned char
 lower(unsigned char c)
@@ -476,7 +464,7 @@ estca_san_text(const GENERAL_NAME *gn, char *dst, size_t dstlen)
 	}
 	o = strlen(prefix);
 	memcpy(buf, prefix, o);
-	printable(buf + o, sizeof(buf) - o, ASN1_STRING_get0_data(s),
+	estca_printable(buf + o, sizeof(buf) - o, ASN1_STRING_get0_data(s),
 	    (size_t)ASN1_STRING_length(s));
 	snprintf(dst, dstlen, "%s", buf);
 }
