@@ -59,39 +59,37 @@ parse_ids(const char *s, int groups, void *out, size_t *n)
 	return 0;
 }
 
+/* Every key estca-signd reads (doc/engine.md, "Configuration"). */
+static const struct estca_conf_key signd_keys[] = {
+	{ "", "socket", 1 },
+	{ "", "socket_group", 0 },
+	{ "", "socket_mode", 0 },
+	{ "", "allow_uids", 1 },
+	{ "", "allow_gids", 0 },
+	{ "", "user", 0 },
+	{ "", "pkcs11_module", 1 },
+	{ "", "token_label", 1 },
+	{ "", "pin_file", 1 },
+	{ "", "audit_log", 0 },
+	{ "", "max_connections", 0 },
+	{ "", "verify_signatures", 0 },
+	{ "", "signers", 0 },
+	{ "ca", "key_label", 1 },
+	{ "ca", "chain", 1 },
+	{ "ca", "signature", 0 },
+	{ "profile", "*", 0 },      /* profile.c checks its own keys */
+	{ NULL, NULL, 0 },
+};
+
 static int
 check_keys(const struct estca_conf *c)
 {
-	static const char *global[] = { "socket", "socket_group", "socket_mode",
-		"allow_uids", "allow_gids", "user", "pkcs11_module", "token_label",
-		"pin_file", "audit_log", "max_connections", "verify_signatures", "signers", NULL };
-	static const char *ca[] = { "key_label", "chain", "signature", NULL };
+	char err[512];
+	int r;
 
-	for (size_t i = 0; i < c->n; i++) {
-		const struct estca_conf_entry *e = &c->e[i];
-		const char **allowed;
-		int ok = 0;
-
-		if (e->section[0] == 0)
-			allowed = global;
-		else if (strcmp(e->section, "ca") == 0)
-			allowed = ca;
-		else if (strcmp(e->section, "profile") == 0)
-			continue;   /* profile.c checks its own keys */
-		else {
-			log_err("%s:%d: unknown section [%s]", c->path, e->line,
-			    e->section);
-			return ESTCA_ERR_CONFIG;
-		}
-		for (const char **k = allowed; *k; k++)
-			if (strcmp(*k, e->key) == 0)
-				ok = 1;
-		if (!ok) {
-			log_err("%s:%d: unknown key '%s'", c->path, e->line, e->key);
-			return ESTCA_ERR_CONFIG;
-		}
-	}
-	return 0;
+	if ((r = estca_conf_check(c, signd_keys, err, sizeof(err))) != 0)
+		log_err("%s", err);
+	return r;
 }
 
 static const char *

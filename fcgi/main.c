@@ -59,8 +59,15 @@ usage(FILE *f)
 	    "  -h       this help\n");
 }
 
-static const char *known_keys[] = { "pg_conninfo", "engine_socket",
-	"engine_timeout_ms", "log_level", "max_body", NULL };
+/* Every key estca-fcgi reads (doc/rig.md, fcgi.conf). */
+static const struct estca_conf_key fcgi_keys[] = {
+	{ "", "pg_conninfo", 1 },
+	{ "", "engine_socket", 1 },
+	{ "", "engine_timeout_ms", 0 },
+	{ "", "log_level", 0 },
+	{ "", "max_body", 0 },
+	{ NULL, NULL, 0 },
+};
 
 /* Load and check path into c; err receives one line on failure. */
 static int
@@ -77,30 +84,10 @@ load_conf(const char *path, struct estca_fcgi_conf *c, char *err, size_t errlen)
 	if ((r = estca_conf_load(path, raw, err, errlen)) != 0)
 		return r;
 	c->path = raw->path;
-	for (size_t i = 0; i < raw->n; i++) {
-		const struct estca_conf_entry *e = &raw->e[i];
-		int known = 0;
-
-		if (e->section[0] != 0) {
-			snprintf(err, errlen, "%s:%d: estca-fcgi has no sections",
-			    path, e->line);
-			goto bad;
-		}
-		for (size_t k = 0; known_keys[k] != NULL; k++)
-			if (strcmp(e->key, known_keys[k]) == 0)
-				known = 1;
-		if (!known) {
-			snprintf(err, errlen, "%s:%d: unknown key %s", path,
-			    e->line, e->key);
-			goto bad;
-		}
-	}
+	if (estca_conf_check(raw, fcgi_keys, err, errlen) != 0)
+		goto bad;
 
 	c->pg_conninfo = estca_conf_get(raw, "", "", "pg_conninfo");
-	if (c->pg_conninfo == NULL || c->pg_conninfo[0] == 0) {
-		snprintf(err, errlen, "%s: pg_conninfo is required", path);
-		goto bad;
-	}
 	/* Syntax only; whether the server answers is a run-time matter. */
 	if ((opts = PQconninfoParse(c->pg_conninfo, &pqerr)) == NULL) {
 		char line[200];

@@ -182,3 +182,67 @@ estca_conf_long(const char *s, long min, long max, long *out)
 	*out = v;
 	return 0;
 }
+
+/* Is there a row for section type sec (and key, if not NULL) in keys? */
+static const struct estca_conf_key *
+conf_key_find(const struct estca_conf_key *keys, const char *sec,
+    const char *key)
+{
+	for (const struct estca_conf_key *k = keys; k->key != NULL; k++)
+		if (strcmp(k->section, sec) == 0 && (key == NULL ||
+		    strcmp(k->key, "*") == 0 || strcmp(k->key, key) == 0))
+			return k;
+	return NULL;
+}
+
+int
+estca_conf_check(const struct estca_conf *c, const struct estca_conf_key *keys,
+    char *err, size_t errlen)
+{
+	/* every line names a known section type and key */
+	for (size_t i = 0; i < c->n; i++) {
+		const struct estca_conf_entry *e = &c->e[i];
+
+		if (conf_key_find(keys, e->section, NULL) == NULL) {
+			snprintf(err, errlen, "%s:%d: unknown section [%s]",
+			    c->path, e->line, e->section);
+			return ESTCA_ERR_CONFIG;
+		}
+		if (conf_key_find(keys, e->section, e->key) == NULL) {
+			snprintf(err, errlen, "%s:%d: unknown key '%s'%s%s%s%s%s",
+			    c->path, e->line, e->key, e->section[0] ? " in [" : "",
+			    e->section, e->name[0] ? " " : "", e->name,
+			    e->section[0] ? "]" : "");
+			return ESTCA_ERR_CONFIG;
+		}
+	}
+	/* required keys: globally, and in each section present */
+	for (const struct estca_conf_key *k = keys; k->key != NULL; k++) {
+		const char *v;
+
+		if (!k->required)
+			continue;
+		if (k->section[0] == 0) {
+			if ((v = estca_conf_get(c, "", "", k->key)) == NULL ||
+			    v[0] == 0) {
+				snprintf(err, errlen, "%s: %s is required", c->path,
+				    k->key);
+				return ESTCA_ERR_CONFIG;
+			}
+			continue;
+		}
+		for (size_t i = 0; i < c->n; i++) {
+			const struct estca_conf_entry *e = &c->e[i];
+
+			if (strcmp(e->section, k->section) != 0)
+				continue;
+			if ((v = estca_conf_get(c, e->section, e->name,
+			    k->key)) == NULL || v[0] == 0) {
+				snprintf(err, errlen, "%s: [%s %s] needs %s", c->path,
+				    e->section, e->name, k->key);
+				return ESTCA_ERR_CONFIG;
+			}
+		}
+	}
+	return 0;
+}

@@ -37,6 +37,27 @@ void estca_conf_free(struct estca_conf *c);
 /* Value of key in [section name], or NULL. */
 const char *estca_conf_get(const struct estca_conf *c, const char *section,
     const char *name, const char *key);
+/*
+ * The keys a program accepts, as a table ending with { NULL, NULL }: the
+ * section type ("" for the global section) and the key; key "*" accepts
+ * every key of that section type (another module checks them).  required:
+ * the global section, or every section of that type present, must have it.
+ */
+struct estca_conf_key {
+	const char *section;
+	const char *key;
+	int required;
+};
+
+/*
+ * Check c against keys: every section type and key is in the table, every
+ * required key is there.  0, or ESTCA_ERR_CONFIG with err (errlen bytes)
+ * "file:line: unknown key 'k' in [section name]", "file:line: unknown
+ * section [s]" or "file: [section] needs k".
+ */
+int estca_conf_check(const struct estca_conf *c,
+    const struct estca_conf_key *keys, char *err, size_t errlen) ESTCA_WUR;
+
 /* Parse a decimal integer in [min,max]; 0 or ESTCA_ERR_CONFIG. */
 int estca_conf_long(const char *s, long min, long max, long *out) ESTCA_WUR;
 

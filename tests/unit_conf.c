@@ -225,6 +225,56 @@ cleanup(void)
 	rmdir(tmpdir);
 }
 
+/* estca_conf_check() against a key table. */
+static void
+test_table(void)
+{
+	static const struct estca_conf_key keys[] = {
+		{ "", "socket", 1 },
+		{ "", "threads", 0 },
+		{ "ca", "key_label", 1 },
+		{ "ca", "chain", 0 },
+		{ "profile", "*", 0 },
+		{ NULL, NULL, 0 },
+	};
+	static const struct {
+		const char *text;
+		const char *want;     /* NULL: accepted; else in the error */
+	} cases[] = {
+		{ "socket = /s\n[ca a]\nkey_label = k\n[profile p]\nanything = 1\n",
+		    NULL },
+		{ "socket = /s\nthreads = 2\n", NULL },
+		{ "socket = /s\nthraeds = 2\n", ":2: unknown key 'thraeds'" },
+		{ "socket = /s\n[ca a]\nkey_label = k\nlabel = x\n",
+		    ":4: unknown key 'label' in [ca a]" },
+		{ "socket = /s\n[cb a]\nkey_label = k\n", ":3: unknown section [cb]" },
+		{ "threads = 2\n", ": socket is required" },
+		{ "socket =\n", ": socket is required" },
+		{ "socket = /s\n[ca a]\nchain = c\n", ": [ca a] needs key_label" },
+		{ "socket = /s\n[ca a]\nkey_label = k\n[ca b]\nchain = c\n",
+		    ": [ca b] needs key_label" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[PATH_MAX], err[512] = "";
+		struct estca_conf c;
+		int r;
+
+		write_file("table.conf", cases[i].text, path);
+		if (estca_conf_load(path, &c, err, sizeof(err)) != 0) {
+			tap_ok(0, "table case %zu loads (%s)", i, err);
+			continue;
+		}
+		r = estca_conf_check(&c, keys, err, sizeof(err));
+		if (cases[i].want == NULL)
+			tap_ok(r == 0, "table case %zu accepted (%s)", i, err);
+		else
+			tap_ok(r == ESTCA_ERR_CONFIG && strstr(err, cases[i].want) != NULL,
+			    "table case %zu: %s (got: %s)", i, cases[i].want, err);
+		estca_conf_free(&c);
+	}
+}
+
 int
 main(void)
 {
@@ -239,6 +289,7 @@ main(void)
 	test_valid();
 	test_errors();
 	test_long();
+	test_table();
 	cleanup();
 	return tap_done();
 }
