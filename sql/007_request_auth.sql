@@ -50,6 +50,23 @@ SELECT r.id, r.alias, r.username, r.operation, r.subject, r.sans, r.requester,
  WHERE r.status = 'pending' AND r.expires_at > now()
  ORDER BY r.submitted_at, r.id;
 
+-- Refuse a secret bcrypt cannot hash whole, or one too short or with
+-- control characters; what names it in the message ("an enrollment code").
+CREATE FUNCTION est.check_bcrypt_secret(secret text, what text, min_chars integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF secret IS NULL OR length(secret) < min_chars OR octet_length(secret) > 71 THEN
+		RAISE EXCEPTION '% has % characters to 71 bytes', what, min_chars
+			USING ERRCODE = '22023';
+	END IF;
+	IF secret ~ '[[:cntrl:]]' THEN
+		RAISE EXCEPTION '% has no control characters', what USING ERRCODE = '22023';
+	END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION est.hash_enrollment_code(code text) RETURNS text
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -57,14 +74,7 @@ BEGIN
 	IF code IS NULL THEN
 		RETURN NULL;
 	END IF;
-	IF length(code) < 4 OR octet_length(code) > 71 THEN
-		RAISE EXCEPTION 'an enrollment code has 4 characters to 71 bytes'
-			USING ERRCODE = '22023';
-	END IF;
-	IF code ~ '[[:cntrl:]]' THEN
-		RAISE EXCEPTION 'an enrollment code has no control characters'
-			USING ERRCODE = '22023';
-	END IF;
+	PERFORM est.check_bcrypt_secret(code, 'an enrollment code', 4);
 	RETURN crypt(code, gen_salt('bf', 8));
 END
 $$;
@@ -73,14 +83,7 @@ CREATE OR REPLACE FUNCTION est.hash_role_password(password text) RETURNS text
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-	IF password IS NULL OR length(password) < 8 OR octet_length(password) > 71 THEN
-		RAISE EXCEPTION 'an RA password has 8 characters to 71 bytes'
-			USING ERRCODE = '22023';
-	END IF;
-	IF password ~ '[[:cntrl:]]' THEN
-		RAISE EXCEPTION 'an RA password has no control characters'
-			USING ERRCODE = '22023';
-	END IF;
+	PERFORM est.check_bcrypt_secret(password, 'an RA password', 8);
 	RETURN crypt(password, gen_salt('bf', 8));
 END
 $$;
@@ -96,6 +99,7 @@ BEGIN
 	  JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
 	 WHERE x.extname = 'pgcrypto';
 	FOREACH f IN ARRAY ARRAY[
+	    'est.check_bcrypt_secret(text, text, integer)',
 	    'est.hash_enrollment_code(text)',
 	    'est.hash_role_password(text)'] LOOP
 		EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',

@@ -89,3 +89,8 @@ serial_of() {
 reason_of() {
 	tr -d '\r\n' <"$W/$1.body"
 }
+
+# req_id NAME: the approval request number in the 202 body of reply NAME
+req_id() {
+	sed -n 's/^request \([0-9]*\) is waiting for approval.*/\1/p' "$W/$1.body"
+}

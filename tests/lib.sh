@@ -177,6 +177,20 @@ rig_up() {
 	set +a
 }
 
+# est_rig_up NAME [rig options...]: rig_up, then the EST tests' common
+# set-up: W (the test's work directory $ESTCA_RIG_DIR/NAME), EST (the
+# base URL of the EST operations) and the helpers of est-lib.sh.
+est_rig_up() {
+	local name=$1
+	shift
+	rig_up "$@"
+	W=$ESTCA_RIG_DIR/$name
+	mkdir -p "$W"
+	EST=$ESTCA_URL/.well-known/est
+	# shellcheck disable=SC1091
+	. "$top_srcdir/tests/est-lib.sh"
+}
+
 # http_status METHOD URL [curl options...]: print the HTTP status code.
 http_status() {
 	local m=$1 u=$2

@@ -19,15 +19,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd curl openssl psql pgrep
-rig_up
+est_rig_up t-approval
 
-W=$ESTCA_RIG_DIR/t-approval
-mkdir -p "$W"
-EST=$ESTCA_URL/.well-known/est
-. "$(dirname "$0")/est-lib.sh"
-
-# req_id NAME: the request number in a 202 body
-req_id() { sed -n 's/^request \([0-9]*\) is waiting for approval.*/\1/p' "$W/$1.body"; }
 status_of() { sql "SELECT status FROM est.approval_request WHERE id = $1"; }
 
 check "DBA creates alias appr (approval required, serverkeygen on)" dba "

@@ -8,13 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd curl openssl psql base64
-rig_up
-
-W=$ESTCA_RIG_DIR/t-csrattrs
-mkdir -p "$W"
-EST=$ESTCA_URL/.well-known/est
-
-. "$(dirname "$0")/est-lib.sh"
+est_rig_up t-csrattrs
 
 # get URL: status in $W/status, headers in $W/hdr, body in $W/body
 get() {

@@ -24,13 +24,7 @@ set -u
 
 need_root
 need_cmd curl openssl psql xargs
-rig_up
-
-W=$ESTCA_RIG_DIR/t-enroll
-mkdir -p "$W"
-EST=$ESTCA_URL/.well-known/est
-
-. "$(dirname "$0")/est-lib.sh"
+est_rig_up t-enroll
 
 # ---- set-up as the DBA ------------------------------------------------------
 

@@ -29,13 +29,7 @@ if [ "${ESTCA_TEST_WEB:-apache}" != apache ]; then
 	# it does not know (see DESIGN.md).
 	skip_all "needs Apache (client chain variables)"
 fi
-rig_up
-
-W=$ESTCA_RIG_DIR/t-ra-vendor
-mkdir -p "$W"
-EST=$ESTCA_URL/.well-known/est
-
-. "$(dirname "$0")/est-lib.sh"
+est_rig_up t-ra-vendor
 
 # post NAME URL FILE [curl options...]: est-lib's post, with the
 # Content-Transfer-Encoding header the seed's command lines send.

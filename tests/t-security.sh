@@ -25,12 +25,7 @@ need_cmd curl openssl psql pgrep
 # Workers inherit this limit: allow cores, so that only the worker's own
 # setrlimit can make its limit 0 (section 8).
 ulimit -c unlimited 2>/dev/null || true
-rig_up
-
-W=$ESTCA_RIG_DIR/t-security
-mkdir -p "$W"
-EST=$ESTCA_URL/.well-known/est
-. "$(dirname "$0")/est-lib.sh"
+est_rig_up t-security
 
 # sk_cert NAME: the certificate of a serverkeygen reply NAME -> $W/NAME.pem
 sk_cert() {
@@ -39,7 +34,6 @@ sk_cert() {
 	    openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out "$W/$1.pem" &&
 	    grep -q 'BEGIN CERTIFICATE' "$W/$1.pem"
 }
-req_id() { sed -n 's/^request \([0-9]*\) is waiting for approval.*/\1/p' "$W/$1.body"; }
 engine_lines() { wc -l <"$ESTCA_RIG_DIR/log/audit.log"; }
 count() { sql "SELECT count(*) FROM $1"; }
 

@@ -9,12 +9,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd curl openssl psql
-rig_up
-
-W=$ESTCA_RIG_DIR/t-serverkeygen
-mkdir -p "$W"
-EST=$ESTCA_URL/.well-known/est
-. "$(dirname "$0")/est-lib.sh"
+est_rig_up t-serverkeygen
 
 # split NAME: the multipart reply $W/NAME.body -> $W/NAME.key.pem (the
 # PKCS#8 part as PEM) and $W/NAME.p7.b64 (the PKCS#7 part); the parts are

@@ -25,12 +25,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd curl openssl psql
-rig_up
-
-W=$ESTCA_RIG_DIR/t-webrole
-mkdir -p "$W"
-EST=$ESTCA_URL/.well-known/est
-. "$(dirname "$0")/est-lib.sh"
+est_rig_up t-webrole
 
 WEBDB="host=$ESTCA_PGHOST dbname=estca user=estca_fcgi"
 
