@@ -258,7 +258,19 @@ fi
 # ---- bodies above the limits -----------------------------------------------
 
 head -c 300000 /dev/zero | tr '\0' 'A' >"$W/big.b64"
-is "a 300,000-byte body: 413" "$(post big "$EST/simpleenroll" "$W/big.b64")" 413
+if [ "$ESTCA_WEB" = lighttpd ]; then
+	# lighttpd answers 413 and closes at once: an HTTP/1.1 client reads
+	# the 413; over HTTP/2 it resets the stream (curl: no status).
+	is "a 300,000-byte body over HTTP/1.1: 413" \
+	    "$(post big "$EST/simpleenroll" "$W/big.b64" --http1.1)" 413
+	st=$(post big2 "$EST/simpleenroll" "$W/big.b64" --http2)
+	case $st in
+	413|000) ok "a 300,000-byte body over HTTP/2: 413 or stream reset ($st)" ;;
+	*) fail "a 300,000-byte body over HTTP/2: 413 or stream reset" "got $st" ;;
+	esac
+else
+	is "a 300,000-byte body: 413" "$(post big "$EST/simpleenroll" "$W/big.b64")" 413
+fi
 head -c 100000 /dev/zero | tr '\0' 'A' >"$W/mid.b64"
 is "a 100,000-byte body: 413" "$(post mid "$EST/simpleenroll" "$W/mid.b64")" 413
 

@@ -2,7 +2,9 @@
 # test.sh - everything a change must pass, as root on Debian 12:
 #
 #   1. tools/deps.sh (installs what is missing)
-#   2. a -Werror build in build/ and `make check` there
+#   2. a -Werror build in build/ and `make check` there, then the
+#      integration tests that go through a web server once more there,
+#      behind lighttpd (Apache is the default)
 #   3. an AddressSanitizer + UBSan build in build-asan/ and `make check` there
 #
 # Each test program or script of each run counts once.  The logs of failed
@@ -104,6 +106,29 @@ run_suite() {
 	fi
 }
 
+# web_suite RUN BUILDDIR WEB: the integration tests that go through a web
+# server, again in an already built tree, behind WEB (rig.sh --web).
+web_suite() {
+	local run=$1 b=$2 web=$3 status before=$failed tests
+	[ -f "$b/Makefile" ] || return
+	tests=$(cd "$srcdir" && ls tests/t-*.sh | grep -v -e '^tests/t-engine\.sh$' \
+	    -e '^tests/t-cacerts-lighttpd\.sh$' -e '^tests/t-deploy\.sh$' | tr '\n' ' ')
+	echo "== $run: make check behind $web"
+	rm -f "$b"/tests/*.trs "$b"/tests/*.log
+	(cd "$b" && ESTCA_TEST_WEB=$web make -j2 check TESTS="$tests") >"$b/check.out" 2>&1
+	status=$?
+	grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR): ' "$b/check.out"
+	if ! count_results "$run" "$b"; then
+		tail -n 60 "$b/check.out"
+		failed=$((failed + 1))
+		failures+=("make check [$run] (exit $status, no test ran)")
+	elif [ "$status" -ne 0 ] && [ "$failed" -eq "$before" ]; then
+		tail -n 60 "$b/check.out"
+		failed=$((failed + 1))
+		failures+=("make check [$run] (exit $status)")
+	fi
+}
+
 echo "== dependencies"
 if ! "$srcdir/tools/deps.sh"; then
 	failed=$((failed + 1))
@@ -113,6 +138,7 @@ if ! "$srcdir/tools/deps.sh"; then
 fi
 
 run_suite werror "$srcdir/build" --werror
+web_suite lighttpd "$srcdir/build" lighttpd
 
 # Sanitizer run.  Address and undefined-behaviour errors abort.  The rig
 # passes these options on to the engine and the FastCGI workers and points
