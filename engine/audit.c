@@ -63,7 +63,8 @@ audit(struct signd *sd, const struct audit *a)
 		OPENSSL_free(der);
 	}
 	if (a->serial != NULL)
-		if (estca_hex(sn, sizeof(sn), a->serial, ESTCA_SERIAL_LEN) != 0)
+		if (estca_serial_text(sn, sizeof(sn), a->serial,
+		    ESTCA_SERIAL_LEN) != 0)
 			sn[0] = '-', sn[1] = 0;
 	name_text(a->subject, subj, sizeof(subj));
 	estca_log_escape(reason, sizeof(reason), a->reason ? a->reason : "",

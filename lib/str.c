@@ -40,6 +40,33 @@ estca_hex(char *dst, size_t dstlen, const unsigned char *p, size_t n)
 	return 0;
 }
 
+int
+estca_serial_text(char *dst, size_t dstlen, const unsigned char *p, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0, i = 0;
+
+	while (i < n && p[i] == 0)
+		i++;
+	if (dstlen < 2 || (n - i) * 2 + 1 > dstlen) {
+		if (dstlen > 0)
+			dst[0] = 0;
+		return ESTCA_ERR_TOO_LARGE;
+	}
+	if (i == n) {
+		memcpy(dst, "0", 2);
+		return 0;
+	}
+	if (p[i] < 16)                  /* no leading zero digit either */
+		dst[o++] = hex[p[i++]];
+	for (; i < n; i++) {
+		dst[o++] = hex[p[i] >> 4];
+		dst[o++] = hex[p[i] & 15];
+	}
+	dst[o] = 0;
+	return 0;
+}
+
 void
 estca_printable(char *dst, size_t dstlen, const unsigned char *s, size_t n)
 {

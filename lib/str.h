@@ -18,6 +18,13 @@ int estca_str_copy(char *dst, size_t dstlen, const char *src) ESTCA_WUR;
 int estca_hex(char *dst, size_t dstlen, const unsigned char *p, size_t n)
     ESTCA_WUR;
 
+/* A certificate serial (big-endian bytes p[0..n)) as estca writes it
+ * everywhere (est.certificate, est.audit, the engine's audit log):
+ * upper-case hex without leading zeros, "0" for zero.  0, or
+ * ESTCA_ERR_TOO_LARGE (dst is then ""). */
+int estca_serial_text(char *dst, size_t dstlen, const unsigned char *p,
+    size_t n) ESTCA_WUR;
+
 /* s as one line of printable ASCII in dst[dstlen]: trailing newlines and
  * blanks dropped, every other byte outside 0x20-0x7e shown as '?', cut at
  * dstlen - 1.  NULL s: "". */

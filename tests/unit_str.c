@@ -36,5 +36,20 @@ main(void)
 	tap_ok(d[0] == 0, "one line: NULL is empty");
 	estca_printable(d, sizeof(d), raw, sizeof(raw));
 	tap_ok(strcmp(d, "a???b") == 0, "printable: controls and high bytes shown as ?");
+	{
+		const unsigned char s1[] = { 0x00, 0x00, 0x0a, 0xbc };
+		const unsigned char s2[] = { 0x7f, 0x01 };
+		const unsigned char s0[] = { 0x00, 0x00 };
+		char sn[8];
+
+		tap_ok(estca_serial_text(sn, sizeof(sn), s1, 4) == 0 &&
+		    strcmp(sn, "ABC") == 0, "serial: leading zero bytes and digit dropped");
+		tap_ok(estca_serial_text(sn, sizeof(sn), s2, 2) == 0 &&
+		    strcmp(sn, "7F01") == 0, "serial: upper case");
+		tap_ok(estca_serial_text(sn, sizeof(sn), s0, 2) == 0 &&
+		    strcmp(sn, "0") == 0, "serial: zero is 0");
+		tap_ok(estca_serial_text(sn, 4, s2, 2) == ESTCA_ERR_TOO_LARGE &&
+		    sn[0] == 0, "serial: no room");
+	}
 	return tap_done();
 }
