@@ -1,6 +1,11 @@
 /*
  * hsm.c - the one file that talks PKCS#11 (see hsm.h).
  *
+ * It is longer than our other files on purpose: every PKCS#11 call of the
+ * engine and of estca-ca (libp11 sessions, PSS signatures, key
+ * generation, token set-up) lives here so that one file can be read to
+ * know all the engine asks of the token.
+ *
  * It must never write a PIN anywhere but into the module, never log one,
  * and never create an extractable CA key.
  */

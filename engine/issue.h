@@ -2,7 +2,8 @@
  * issue.h - building and signing certificates.  The engine never signs
  * anything a caller hands it ready-made: it builds the TBSCertificate here
  * from a profile and the few facts of a request, lints it, has the HSM key
- * sign it, and checks the signature before anyone sees it.
+ * sign it, and checks the signature before anyone sees it.  issue.c
+ * builds, lint.c lints, sign_ee.c signs end-entity certificates.
  */
 #ifndef ESTCA_ISSUE_H
 #define ESTCA_ISSUE_H

@@ -2,6 +2,8 @@
  * profile.h - what a certificate profile allows.  The engine builds every
  * end-entity certificate from a profile; the caller's request can only
  * narrow it (a shorter validity, fewer SANs), never widen it.
+ * profile.c loads profiles and checks keys, ku.c holds the key usage
+ * table and its checks, san.c the subjectAltName checks.
  */
 #ifndef ESTCA_PROFILE_H
 #define ESTCA_PROFILE_H
