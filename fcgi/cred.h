@@ -3,7 +3,7 @@
  * hashes, reading HTTP Basic credentials, and the per-worker cache of
  * RA passwords already checked.
  *
- * Nothing here does I/O or logs; tests/unit_policy.c drives it directly.
+ * Nothing here does I/O or logs; tests/unit_cred.c drives it directly.
  * Candidate secrets live in caller-owned buffers that the caller wipes;
  * nothing here keeps one.  The cache holds only keyed digests (HMAC-SHA256
  * under a random key made per process on first use), so a memory dump of

@@ -25,7 +25,7 @@
  * nothing makes it the subject, a context-specific tag (a GeneralName)
  * makes it subjectAlt.  Anything else, or bytes after it, is refused.
  *
- * Nothing here does I/O; tests/unit_policy.c drives it directly.
+ * Nothing here does I/O; tests/unit_csr.c drives it directly.
  */
 #ifndef ESTCA_CSR_H
 #define ESTCA_CSR_H
