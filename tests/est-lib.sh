@@ -6,7 +6,9 @@
 dba() {
 	local sql=$1
 	shift
-	printf 'SET ROLE estca_dba;\n%s\n' "$sql" |
+	# As doc/dba.md advises: statements that carry codes or passwords stay
+	# out of the server log, even when they fail.
+	printf 'SET log_min_error_statement = panic;\nSET ROLE estca_dba;\n%s\n' "$sql" |
 	    psql -X -q -At -v ON_ERROR_STOP=1 "$@" "$ESTCA_PGURI"
 }
 
@@ -17,6 +19,7 @@ sql() {
 
 # register USER CODE DN SANS(array literal) [USES] [ALIAS]
 register() {
+	note_secret "$2"
 	dba "SELECT est.register_end_entity(:'alias', :'user', NULLIF(:'dn', ''),
 	    :'sans'::text[], :'code', :'uses'::integer);" \
 	    -v alias="${6:-est}" -v user="$1" -v code="$2" -v dn="$3" \
@@ -35,6 +38,7 @@ conf_value() {
 # config too.
 mkcsr() {
 	local name=$1 subj=$2 san=$3 code=$4 key=${5:-ec} keyargs rdn i=0
+	note_secret "$code"
 	{
 		printf '[req]\ndistinguished_name = dn\nprompt = no\nutf8 = yes\n'
 		printf 'string_mask = utf8only\n'
@@ -93,4 +97,32 @@ reason_of() {
 # req_id NAME: the approval request number in the 202 body of reply NAME
 req_id() {
 	sed -n 's/^request \([0-9]*\) is waiting for approval.*/\1/p' "$W/$1.body"
+}
+
+# trust_client_roots PEM...: have the web server pass client certificates
+# that chain to these roots (vendor or RA CAs made by a test) on to the
+# workers.  Apache's optional_no_ca passes every certificate already;
+# lighttpd exports only what verifies against its CA file, which rig.sh
+# builds from DIR/ca/client-roots/ when it starts: copy them there and
+# restart the rig (its database, token and CA stay; the port may change).
+trust_client_roots() {
+	local f
+	[ "${ESTCA_WEB:-apache}" = lighttpd ] || return 0
+	mkdir -p "$ESTCA_RIG_DIR/ca/client-roots"
+	for f in "$@"; do
+		cp "$f" "$ESTCA_RIG_DIR/ca/client-roots/" || return 1
+	done
+	"$RIG_SH" down "$RIG_DIR" >/dev/null 2>&1 &&
+	    "$RIG_SH" up "$RIG_DIR" --port 0 --builddir "$top_builddir" \
+	    --web lighttpd >"$W/rig-restart.log" 2>&1 || return 1
+	set -a
+	# shellcheck disable=SC1091
+	. "$RIG_DIR/rig.env"
+	set +a
+	EST=$ESTCA_URL/.well-known/est
+}
+
+# http_code_of LOG: the status of the last response in a curl -v log.
+http_code_of() {
+	sed -n 's/^< HTTP\/[0-9.]* \([0-9]*\).*/\1/p' "$1" | tail -n1
 }

@@ -109,7 +109,34 @@ wait_until() {
 	return 1
 }
 
+# note_secret VALUE...: a code, password or key line the test used; at
+# done_testing no file the rig wrote may contain it (the test's own work
+# directories and the PIN files excepted).  The PINs are noted by rig_up.
+note_secret() {
+	local v
+	[ -n "${ESTCA_RIG_DIR:-}" ] || return 0
+	for v in "$@"; do
+		[ "${#v}" -ge 6 ] || continue    # too short to be told from noise
+		(umask 077; printf '%s\n' "$v" >>"$ESTCA_RIG_DIR/secrets.list")
+	done
+}
+
+# The check of note_secret: one TAP line, when anything was noted.
+secrets_check() {
+	local hits
+	[ -n "${ESTCA_RIG_DIR:-}" ] && [ -s "$ESTCA_RIG_DIR/secrets.list" ] || return 0
+	hits=$(grep -rlaF -f "$ESTCA_RIG_DIR/secrets.list" "$ESTCA_RIG_DIR" \
+	    --exclude=secrets.list --exclude='*.pin' --exclude-dir='t-*' 2>/dev/null)
+	if [ -z "$hits" ]; then
+		ok "no code, password, PIN or key the test used is in a file the rig wrote ($(wc -l <"$ESTCA_RIG_DIR/secrets.list") secrets)"
+	else
+		fail "no code, password, PIN or key the test used is in a file the rig wrote" \
+		    "found in: $(echo $hits)"
+	fi
+}
+
 done_testing() {
+	secrets_check
 	echo "1..$T_N"
 	if [ "$T_FAILED" -ne 0 ]; then
 		echo "# $T_FAILED of $T_N failed"
@@ -175,6 +202,10 @@ rig_up() {
 	# shellcheck disable=SC1091
 	. "$RIG_DIR/rig.env"
 	set +a
+	local pin
+	for pin in "$ESTCA_RIG_DIR"/hsm/*.pin; do
+		[ -f "$pin" ] && note_secret "$(head -n 1 "$pin")"
+	done
 }
 
 # est_rig_up NAME [rig options...]: rig_up, then the EST tests' common

@@ -28,6 +28,7 @@ PER=$(((N + C - 1) / C))
 ALIAS=loadra
 PW=Load-$(openssl rand -hex 8)
 URL=$EST/$ALIAS/simpleenroll
+note_secret "$PW"
 
 rss_of() {	# rss_of PID...: summed resident set, KiB
 	local p t=0 v

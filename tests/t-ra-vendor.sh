@@ -130,6 +130,7 @@ is "update_alias changed the flag" \
 is "update_alias of an unknown alias: false" \
     "$(dba "SELECT est.update_alias('nosuch', serverkeygen => true);")" f
 
+note_secret foo123-pw
 check "DBA creates an RA role with a password member" dba "
 SELECT est.create_role('raops', 'ra1');
 SELECT est.add_role_member_password('raops', 'estadmin', 'foo123-pw');"
