@@ -209,7 +209,14 @@ base64_crlf(const unsigned char *p, size_t n, struct estca_buf *out)
 	return r;
 }
 
-#define KEYGEN_BOUNDARY "estca-serverkeygen-part"
+/*
+ * The boundary EJBCA's documentation splits with a line-counting shell
+ * script (grep -w "\-\-CONTENTBOUNDARY", body four lines after each
+ * boundary line): keep the name, and keep every part at exactly two
+ * header lines and a blank line.  Base64 never holds a '-', so the
+ * delimiter cannot occur inside a part.
+ */
+#define KEYGEN_BOUNDARY "CONTENTBOUNDARY"
 
 int
 estca_http_reply_serverkeygen(struct estca_http *h, X509 *cert,

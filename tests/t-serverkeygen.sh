@@ -5,6 +5,10 @@
 # key matches the certificate and not the CSR, it follows the CSR's key
 # type, it works for a later simplereenroll and for a re-key, it is stored
 # in no file and no log of the rig; serverkeygen off answers 403.
+# The seed's workflow (seed 000, "Server side key generation in client
+# mode"): its openssl and curl command lines as written, and its
+# line-counting splitter (tests/data/parse_server_keygen_response,
+# verbatim).
 set -u
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -105,6 +109,77 @@ else
 	fail "RSA CSR gets an RSA-2048 key that matches its certificate"
 fi
 
+# ---- the seed's workflow, command lines as written ----------------------
+# Only the URL (the seed's text lost it) and the answers to openssl's
+# prompts are ours; ManagementCA.cacert.pem is the rig's trust anchor.
+check "DBA registers registered_client (code 'password', 2 uses)" \
+    register registered_client password 'CN=registered_client' '{}' 2 skg
+S=$W/seed
+mkdir -p "$S"
+cp "$ESTCA_CACERT" "$S/ManagementCA.cacert.pem"
+cp "$top_srcdir/tests/data/parse_server_keygen_response" "$S/"
+chmod +x "$S/parse_server_keygen_response"
+cat > "$S/openssl.conf" <<'EOF'
+[ req ]
+distinguished_name     = req_distinguished_name
+attributes             = req_attributes
+
+[ req_distinguished_name ]
+commonName                     = Common Name (eg, YOUR name)
+commonName_max                 = 64
+
+[ req_attributes ]
+challengePassword              = A challenge password
+challengePassword_min          = 4
+challengePassword_max          = 20
+EOF
+seed_run() {
+	(
+		cd "$S" || exit 1
+		# Enter Common Name 'registered_client' and challenge password 'password'
+		printf 'registered_client\npassword\n' |
+		    openssl req -nodes -newkey rsa:2048 -keyout device.key -out device.csr -config openssl.conf &&
+		    openssl req -in device.csr -outform DER -out device.csr.der &&
+		    openssl base64 -in device.csr.der -out device.b64 -e &&
+		    curl -v --cacert ManagementCA.cacert.pem --data @device.b64 -o device-keypair -H "Content-Type: application/pkcs10" -H "Content-Transfer-Encoding: base64" "$EST/skg/serverkeygen" &&
+		    ./parse_server_keygen_response device-keypair &&
+		    openssl base64 -in device-p7.b64 -out device-p7.der -d &&
+		    openssl pkcs7 -inform DER -in device-p7.der -print_certs -out device-cert.pem &&
+		    openssl x509 -in device-cert.pem -noout -text
+	) >"$S/run1.log" 2>&1
+}
+if seed_run; then ok "seed serverkeygen: request, splitter script, certificate"; else
+	fail "seed serverkeygen: request, splitter script, certificate" \
+	    "$(tail -5 "$S/run1.log")" "$(head -c 300 "$S/device-keypair" 2>/dev/null)"
+fi
+is "... the splitter's grep finds three boundary lines" \
+    "$(grep -wn "\-\-CONTENTBOUNDARY" "$S/device-keypair" 2>/dev/null | wc -l)" 3
+check "... its key file (PKCS#8 in the script's RSA armour) loads" \
+    openssl rsa -in "$S/enrolled-key.key" -check -noout
+is "... the key is the certificate's" "$(pub "$S/enrolled-key.key")" \
+    "$(certpub "$S/device-cert.pem")"
+check "... certificate verifies against the CA" \
+    openssl verify -CAfile "$ESTCA_CA_CHAIN" "$S/device-cert.pem"
+is "... for the registered subject" \
+    "$(openssl x509 -in "$S/device-cert.pem" -noout -subject 2>&1)" "subject=CN = registered_client"
+# Subsequent key generation with the key and certificate the script
+# wrote: the seed's curl line, then the script again.
+if (cd "$S" && cp device-cert.pem device-cert-1.pem &&
+    curl -v --cacert ManagementCA.cacert.pem --cert device-cert.pem --key enrolled-key.key --data @device.b64 -o device-keypair2 -H "Content-Type: application/pkcs10" -H "Content-Transfer-Encoding: base64" "$EST/skg/serverkeygen" &&
+    ./parse_server_keygen_response device-keypair2 &&
+    openssl base64 -in device-p7.b64 -out device-p7.der -d &&
+    openssl pkcs7 -inform DER -in device-p7.der -print_certs -out device-cert.pem) \
+    >"$S/run2.log" 2>&1 &&
+    [ "$(pub "$S/enrolled-key.key")" = "$(certpub "$S/device-cert.pem")" ] &&
+    [ "$(serial_of "$S/device-cert.pem")" != "$(serial_of "$S/device-cert-1.pem")" ]; then
+	ok "seed re-key with the script's key and certificate: new key, new certificate"
+else
+	fail "seed re-key with the script's key and certificate: new key, new certificate" \
+	    "$(tail -5 "$S/run2.log")" "$(head -c 300 "$S/device-keypair2" 2>/dev/null)"
+fi
+is "... registered_client used one enrollment (the re-key none)" \
+    "$(sql "SELECT uses_left FROM est.end_entity WHERE username = 'registered_client'")" 1
+
 # Refusals.
 mkcsr k4 /CN=dev-r "" "$CODE2" rsa
 is "alias est (serverkeygen off): 403" "$(post k4 "$EST/serverkeygen" "$W/k4.b64")" 403
@@ -127,14 +202,14 @@ is "nothing consumed for dev-x" "$(sql "SELECT uses_left FROM est.end_entity WHE
 
 # The private keys are in no file and no log of the rig but our own copies.
 leak=0
-for k in k1 k2 k3; do
-	line=$(sed -n 2p "$W/$k.key.pem")
+for k in "$W/k1.key.pem" "$W/k2.key.pem" "$W/k3.key.pem" "$S/enrolled-key.key"; do
+	line=$(sed -n 2p "$k" | tr -d '\r')
 	if grep -raFl --exclude-dir=t-serverkeygen -- "$line" "$ESTCA_RIG_DIR"; then
 		leak=1
 	fi
 done
 is "generated keys appear in no rig file or log" "$leak" 0
 n=$(sql "SELECT count(*) FROM est.audit WHERE operation = 'serverkeygen' AND decision = 'accept'")
-is "three serverkeygen issuances audited" "$n" 3
+is "five serverkeygen issuances audited" "$n" 5
 
 done_testing
