@@ -1,11 +1,13 @@
 /*
  * names.c - see names.h.  Owns how a subject and its SANs are read,
  * printed and compared: estca_name_*, estca_dn_match (RFC 4514 text
- * against a subject) and estca_san_* (a SAN against a registered one).
+ * against a subject), estca_dn_build (the subject RFC 4514 text names)
+ * and estca_san_* (a SAN against a registered one).
  * Decides nothing (policy.c does) and must never do I/O; must never fold
  * case or spaces where identity is decided (estca_name_der_eq).
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <openssl/asn1.h>
@@ -345,6 +347,63 @@ estca_dn_match(const X509_NAME *name, const char *dn)
 	}
 	r = 1;
 out:
+	OPENSSL_clear_free(avas, DN_MAX_AVAS * sizeof(*avas));
+	return r;
+}
+
+int
+estca_dn_build(const char *dn, X509_NAME **out)
+{
+	struct ava *avas;
+	X509_NAME *name = NULL;
+	size_t n;
+	int r, last_rdn;
+
+	*out = NULL;
+	if ((avas = OPENSSL_malloc(DN_MAX_AVAS * sizeof(*avas))) == NULL)
+		return ESTCA_ERR_NOMEM;
+	if ((r = parse_dn(dn, avas, &n)) != 0)
+		goto out;
+	if ((name = X509_NAME_new()) == NULL) {
+		r = ESTCA_ERR_NOMEM;
+		goto out;
+	}
+	/* As estca_dn_match walks: RDNs backwards, AVAs of each forwards. */
+	last_rdn = n > 0 ? avas[n - 1].rdn : 0;
+	for (int rdn = last_rdn; rdn >= 0 && n > 0; rdn--) {
+		bool first = true;
+
+		for (size_t i = 0; i < n; i++) {
+			ASN1_OBJECT *obj;
+			int ok;
+
+			if (avas[i].rdn != rdn)
+				continue;
+			if ((obj = OBJ_txt2obj(avas[i].type, 0)) == NULL) {
+				r = ESTCA_ERR_MALFORMED;
+				goto out;
+			}
+			/* set 0: a new RDN; -1: into the RDN added last */
+			ok = X509_NAME_add_entry_by_OBJ(name, obj, MBSTRING_UTF8,
+			    avas[i].value, (int)avas[i].len, -1, first ? 0 : -1);
+			ASN1_OBJECT_free(obj);
+			if (!ok) {
+				/* e.g. a value too long for its type */
+				r = ESTCA_ERR_MALFORMED;
+				goto out;
+			}
+			first = false;
+		}
+	}
+	if (estca_dn_match(name, dn) != 1) {
+		r = ESTCA_ERR_INTERNAL;
+		goto out;
+	}
+	*out = name;
+	name = NULL;
+	r = 0;
+out:
+	X509_NAME_free(name);
 	OPENSSL_clear_free(avas, DN_MAX_AVAS * sizeof(*avas));
 	return r;
 }

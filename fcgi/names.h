@@ -36,6 +36,16 @@ int estca_name_without(const X509_NAME *name, const char *field,
  */
 int estca_dn_match(const X509_NAME *name, const char *dn);
 
+/*
+ * The subject the RFC 4514 string dn names, built with the parser of
+ * estca_dn_match (so estca_dn_match(*out, dn) == 1): the last RDN of the
+ * string first in the encoding, multi-valued RDNs kept, values as UTF-8
+ * (OpenSSL picks each attribute's string type).  Returns 0 (caller frees
+ * *out), ESTCA_ERR_MALFORMED (dn does not parse or names an unknown
+ * type), ESTCA_ERR_NOMEM or ESTCA_ERR_INTERNAL.
+ */
+int estca_dn_build(const char *dn, X509_NAME **out) ESTCA_WUR;
+
 /* Is gn equal to the registered SAN text reg ("DNS:x", ...)?  1 or 0. */
 int estca_san_match(const GENERAL_NAME *gn, const char *reg);
 

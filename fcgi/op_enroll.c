@@ -79,7 +79,7 @@ initial(struct enroll *e)
 	struct estca_ee_facts ef;
 	struct estca_enroll_facts rf;
 	struct estca_decision d;
-	X509_NAME *stripped = NULL;
+	X509_NAME *stripped = NULL, *registered = NULL;
 	X509 *vendor = NULL;
 	const X509_NAME *subject = e->csr.subject;
 	const GENERAL_NAMES *sans = e->csr.sans;
@@ -103,8 +103,9 @@ initial(struct enroll *e)
 	if (a->mode == ESTCA_MODE_VENDOR) {
 		if ((r = enroll_vendor_authenticate(e, &vendor)) != 0)
 			return r;
-		subject = estca_vendor_subject(e->csr.subject,
-		    e->csr.csn_subject, X509_get_subject_name(vendor));
+		/* an empty subject takes the registered one, below */
+		subject = estca_enroll_subject(e->csr.subject,
+		    e->csr.csn_subject, NULL);
 		if (e->csr.csn_sans != NULL)
 			sans = e->csr.csn_sans;
 	} else if (a->mode == ESTCA_MODE_RA) {
@@ -205,6 +206,17 @@ initial(struct enroll *e)
 			goto out;
 		}
 	}
+	/*
+	 * An empty request subject (openssl req -subj "/") asks for the
+	 * registered subject, in every mode (in the code and ra modes the
+	 * subject also names the end entity, so it is empty only here in
+	 * vendor mode).  A registration that does not parse is the
+	 * policy's 500 below.
+	 */
+	if (ef.found && ee.has_subject_dn &&
+	    X509_NAME_entry_count(subject) == 0 &&
+	    estca_dn_build(ee.subject_dn, &registered) == 0)
+		subject = estca_enroll_subject(subject, NULL, registered);
 	rf.subject = subject;
 	rf.sans = sans;
 	rf.username = e->username;
@@ -232,6 +244,7 @@ initial(struct enroll *e)
 out:
 	OPENSSL_cleanse(codebuf, sizeof(codebuf));
 	X509_NAME_free(stripped);
+	X509_NAME_free(registered);
 	X509_free(vendor);
 	estca_db_ee_clear(&ee);
 	return r;

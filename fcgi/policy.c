@@ -183,6 +183,13 @@ estca_policy_enroll(const struct estca_alias *a, const struct estca_ee_facts *ee
 			    "end entity has no uses left");
 		return;
 	}
+	if (ee->subject_dn == NULL && X509_NAME_entry_count(f->subject) == 0) {
+		/* nothing to take the empty subject from */
+		decide(d, ESTCA_ERR_REFUSED, "the request subject is empty and no "
+		    "subject is registered for this end entity; put the subject "
+		    "in the request", "empty subject, none registered");
+		return;
+	}
 	if (ee->subject_dn != NULL) {
 		m = estca_dn_match(f->subject, ee->subject_dn);
 		if (m < 0) {
@@ -328,14 +335,14 @@ estca_policy_vendor(const struct estca_alias *a,
 }
 
 const X509_NAME *
-estca_vendor_subject(const X509_NAME *csr_subject, const X509_NAME *csn_subject,
-    const X509_NAME *vendor_subject)
+estca_enroll_subject(const X509_NAME *csr_subject, const X509_NAME *csn_subject,
+    const X509_NAME *registered)
 {
 	if (csn_subject != NULL)
 		return csn_subject;
-	if (X509_NAME_entry_count(csr_subject) > 0)
+	if (X509_NAME_entry_count(csr_subject) > 0 || registered == NULL)
 		return csr_subject;
-	return vendor_subject;
+	return registered;
 }
 
 void

@@ -22,7 +22,9 @@
  *  - subject: the registered subject_dn (RFC 4514 text) and the requested
  *    subject name the same attribute types (by OID) with byte-equal UTF-8
  *    values, in the same order and the same RDN grouping.  NULL
- *    subject_dn: any subject.
+ *    subject_dn: any subject.  An empty requested subject asks for the
+ *    registered one (estca_enroll_subject); with none registered it is
+ *    refused.
  *  - SANs: every SAN of the request is one of the registered ones: DNS
  *    names compared ignoring ASCII case, IP addresses as bytes, email
  *    addresses with the domain ignoring case, URIs byte for byte.  Other
@@ -156,13 +158,28 @@ void estca_policy_vendor(const struct estca_alias *a,
     const struct estca_vendor_facts *f, struct estca_decision *d);
 
 /*
- * The subject a vendor-mode certificate is issued for: ChangeSubjectName's
- * subject when the request has one (allowed per alias), else the CSR's
- * subject, else (an empty CSR subject, as in the EJBCA workflow's
- * -subj "/") the vendor certificate's subject.  Never NULL.
+ * The subject an initial enrollment certifies, in every mode:
+ * ChangeSubjectName's subject when the request has one (vendor mode, if
+ * the alias allows it), else the CSR's subject when it is not empty, else
+ * (an empty CSR subject, as in the EJBCA workflow's -subj "/") the
+ * registered subject (built from est.end_entity.subject_dn with
+ * estca_dn_build; NULL when none is registered, and then the empty CSR
+ * subject comes back, which estca_policy_enroll refuses).  Never NULL.
+ * The vendor certificate's own subject is never taken: the registration
+ * is what a DBA decided (and may order the RDNs unlike the device).
  */
-const X509_NAME *estca_vendor_subject(const X509_NAME *csr_subject,
-    const X509_NAME *csn_subject, const X509_NAME *vendor_subject);
+const X509_NAME *estca_enroll_subject(const X509_NAME *csr_subject,
+    const X509_NAME *csn_subject, const X509_NAME *registered);
+
+/* XXX the old name, kept while tests/unit_policy.c still calls it; its
+ * third argument is now the registered subject, not the vendor
+ * certificate's. */
+static inline const X509_NAME *
+estca_vendor_subject(const X509_NAME *csr_subject, const X509_NAME *csn_subject,
+    const X509_NAME *registered)
+{
+	return estca_enroll_subject(csr_subject, csn_subject, registered);
+}
 
 /* Decide a renewal (simplereenroll). */
 void estca_policy_renew(const struct estca_alias *a,

@@ -126,3 +126,31 @@ trust_client_roots() {
 http_code_of() {
 	sed -n 's/^< HTTP\/[0-9.]* \([0-9]*\).*/\1/p' "$1" | tail -n1
 }
+
+# trust_client_roots PEM...: have the web server pass client certificates
+# that chain to these roots (vendor or RA CAs made by a test) on to the
+# workers.  Apache's optional_no_ca passes every certificate already;
+# lighttpd exports only what verifies against its CA file, which rig.sh
+# builds from DIR/ca/client-roots/ when it starts: copy them there and
+# restart the rig (its database, token and CA stay; the port may change).
+trust_client_roots() {
+	local f
+	[ "${ESTCA_WEB:-apache}" = lighttpd ] || return 0
+	mkdir -p "$ESTCA_RIG_DIR/ca/client-roots"
+	for f in "$@"; do
+		cp "$f" "$ESTCA_RIG_DIR/ca/client-roots/" || return 1
+	done
+	"$RIG_SH" down "$RIG_DIR" >/dev/null 2>&1 &&
+	    "$RIG_SH" up "$RIG_DIR" --port 0 --builddir "$top_builddir" \
+	    --web lighttpd >"$W/rig-restart.log" 2>&1 || return 1
+	set -a
+	# shellcheck disable=SC1091
+	. "$RIG_DIR/rig.env"
+	set +a
+	EST=$ESTCA_URL/.well-known/est
+}
+
+# http_code_of LOG: the status of the last response in a curl -v log.
+http_code_of() {
+	sed -n 's/^< HTTP\/[0-9.]* \([0-9]*\).*/\1/p' "$1" | tail -n1
+}
