@@ -192,7 +192,8 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 	static const char sql[] =
 	    "SELECT name, ca_name, profile, username_dn_field, enroll_mode,"
 	    " dn_part_field, allow_same_key_renewal, serverkeygen,"
-	    " change_subject_name, require_approval, max_failed_attempts"
+	    " change_subject_name, require_approval, max_failed_attempts,"
+	    " channel_binding"
 	    " FROM est.alias WHERE name = $1";
 	const char *params[1] = { name };
 	PGresult *res;
@@ -208,7 +209,7 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 		db_set_detail(detail, detaillen, "alias", "no such alias");
 		return ESTCA_ERR_NOT_FOUND;
 	}
-	if (PQnfields(res) != 11 ||
+	if (PQnfields(res) != 12 ||
 	    db_get_text(res, 0, a->name, sizeof(a->name)) != 0 ||
 	    db_get_text(res, 1, a->ca_name, sizeof(a->ca_name)) != 0 ||
 	    db_get_text(res, 2, a->profile, sizeof(a->profile)) != 0 ||
@@ -224,6 +225,7 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 	a->serverkeygen = db_get_bool(res, 7);
 	a->change_subject_name = db_get_bool(res, 8);
 	a->require_approval = db_get_bool(res, 9);
+	a->channel_binding = db_get_bool(res, 11);
 	errno = 0;
 	v = strtol(PQgetvalue(res, 0, 10), &end, 10);
 	if (PQgetisnull(res, 0, 10) || end == PQgetvalue(res, 0, 10) ||

@@ -48,6 +48,7 @@ struct estca_alias {
 	bool change_subject_name;
 	bool require_approval;
 	int max_failed_attempts;
+	bool channel_binding;     /* clients send tls-unique (008) */
 };
 
 /* Remember conninfo (copied); does not connect. */

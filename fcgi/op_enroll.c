@@ -99,6 +99,11 @@ initial(struct enroll *e)
 		return enroll_refuse(e, ESTCA_ERR_REFUSED, "ChangeSubjectName is accepted "
 		    "only by vendor-mode aliases", "ChangeSubjectName outside "
 		    "vendor mode", false);
+	/* a channel binding is never checked as a code, nor ignored */
+	estca_policy_binding(a, a->mode == ESTCA_MODE_CHALLENGE_PASSWORD,
+	    e->csr.challenge, &d);
+	if (d.err != 0)
+		return enroll_refuse(e, d.err, d.reason, d.audit, false);
 
 	if (a->mode == ESTCA_MODE_VENDOR) {
 		if ((r = enroll_vendor_authenticate(e, &vendor)) != 0)
@@ -270,6 +275,10 @@ renew(struct enroll *e)
 
 	memset(&f, 0, sizeof(f));
 	memset(&ee, 0, sizeof(ee));
+	/* no code is expected on renewal: a channel binding is refused */
+	estca_policy_binding(&h->alias, false, e->csr.challenge, &d);
+	if (d.err != 0)
+		return enroll_refuse(e, d.err, d.reason, d.audit, false);
 	r = estca_client_cert(h->fx->envp, &client);
 	if (r == ESTCA_ERR_NOT_FOUND)
 		return enroll_refuse(e, ESTCA_ERR_REFUSED,

@@ -345,6 +345,49 @@ estca_enroll_subject(const X509_NAME *csr_subject, const X509_NAME *csn_subject,
 	return registered;
 }
 
+bool
+estca_challenge_is_binding(const char *challenge)
+{
+	size_t n, pad = 0;
+
+	if (challenge == NULL)
+		return false;
+	n = strlen(challenge);
+	/* 12 bytes: 16 characters, no padding; 32 bytes: 43 and one '=' */
+	if (n == 44 && challenge[43] == '=')
+		pad = 1;
+	else if (n != 16)
+		return false;
+	for (size_t i = 0; i < n - pad; i++) {
+		unsigned char c = (unsigned char)challenge[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return false;
+	}
+	/* the last character of 32 bytes carries 2 bits: its low 2 are 0 */
+	if (pad == 1 && strchr("AEIMQUYcgkosw048", challenge[42]) == NULL)
+		return false;
+	return true;
+}
+
+void
+estca_policy_binding(const struct estca_alias *a, bool code_expected,
+    const char *challenge, struct estca_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (!estca_challenge_is_binding(challenge) ||
+	    (code_expected && !a->channel_binding)) {
+		decide(d, 0, "ok", "no channel binding");
+		return;
+	}
+	decide(d, ESTCA_ERR_REFUSED, "the challengePassword carries a channel "
+	    "binding (RFC 7030 3.5, tls-unique), which this server cannot verify "
+	    "behind its web server; send the request without it",
+	    "channel binding in the challengePassword (cannot be verified; "
+	    "not taken for a code)");
+}
+
 void
 estca_policy_renew(const struct estca_alias *a, const struct estca_renew_facts *f,
     struct estca_decision *d)

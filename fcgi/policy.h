@@ -181,6 +181,28 @@ estca_vendor_subject(const X509_NAME *csr_subject, const X509_NAME *csn_subject,
 	return estca_enroll_subject(csr_subject, csn_subject, registered);
 }
 
+/*
+ * Proof of possession (RFC 7030 3.5): a client may put the TLS channel
+ * binding (tls-unique) into the CSR's challengePassword.  Behind Apache
+ * or lighttpd the worker never learns the channel's value, so it cannot
+ * verify one; it must never take one for an enrollment code either.
+ * Does challenge look like a channel binding: the base64 (RFC 4648,
+ * padded) of 12 bytes (tls-unique of TLS 1.2, the Finished message's
+ * verify_data) or 32 bytes (tls-exporter, RFC 9266)?
+ */
+bool estca_challenge_is_binding(const char *challenge);
+
+/*
+ * Refuse a request whose challengePassword is such a value (d->err
+ * ESTCA_ERR_REFUSED) wherever the challengePassword is not where the code
+ * is expected (code_expected false: dn_part_password, ra and vendor
+ * modes, renewal, re-key), and, where it is (challenge_password mode),
+ * when the alias says its clients send a binding (channel_binding).
+ * Else d->err 0.  challenge may be NULL (none).
+ */
+void estca_policy_binding(const struct estca_alias *a, bool code_expected,
+    const char *challenge, struct estca_decision *d);
+
 /* Decide a renewal (simplereenroll). */
 void estca_policy_renew(const struct estca_alias *a,
     const struct estca_renew_facts *f, struct estca_decision *d);
