@@ -41,12 +41,19 @@
 static void
 usage(FILE *f)
 {
-	fputs("usage: estca-signd [-n] [-f CONFIG]\n"
-	    "  -f CONFIG  configuration file (default /etc/estca/signd.conf)\n"
-	    "  -n         check the configuration and CA chain files, then exit\n"
-	    "  -h         this help\n"
+	fputs("usage: estca-signd [-n | --check-config] [-f CONFIG]\n"
+	    "  -f CONFIG       configuration file (default /etc/estca/signd.conf)\n"
+	    "  -n              check the configuration, CA chain files and\n"
+	    "                  profiles without the token, then exit\n"
+	    "  --check-config  as -n, then as the daemon would (root start, drop\n"
+	    "                  to 'user'): the audit log and socket directory,\n"
+	    "                  log in to the token, find each CA's key, sign and\n"
+	    "                  verify a probe with it, check each CA certificate's\n"
+	    "                  validity, then exit\n"
+	    "  -h, --help      this help\n"
 	    "Runs in the foreground, logs to stderr; SIGTERM or SIGINT stops it.\n"
-	    "See doc/engine.md for the configuration keys.\n", f);
+	    "Exit status 0: valid; 1: not (one line on stderr says why).\n"
+	    "See estca-signd(8) and estca-signd.conf(5).\n", f);
 }
 
 static int
@@ -134,6 +141,86 @@ drop_privileges(struct signd *sd)
 	return 0;
 }
 
+/* The directory part of path into dir[len] ("/" for "/x"). */
+static void
+dir_of(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash == NULL ? 1 : (size_t)(slash - path);
+
+	if (slash == NULL) {
+		snprintf(dir, len, ".");
+		return;
+	}
+	if (n == 0)
+		n = 1;
+	snprintf(dir, len, "%.*s", (int)n, path);
+}
+
+/*
+ * --check-config after load_config(): what the start-up would do up to
+ * the first request, without the socket and without writing anything.
+ * The audit log is opened (never created) as the start-up opens it,
+ * privileges drop as they would, then the token is opened and each CA key
+ * self-tested (load_keys).  Returns 0 or 1; each failure is logged.
+ */
+static int
+full_check(struct signd *sd)
+{
+	char dir[sizeof(sd->socket_path)];
+	struct stat st;
+	int fails = 0;
+
+	dir_of(sd->socket_path, dir, sizeof(dir));
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		log_err("socket directory %s does not exist", dir);
+		fails++;
+	}
+	if (sd->audit_path != NULL && strcmp(sd->audit_path, "syslog") != 0) {
+		int fd = open(sd->audit_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+		if (fd >= 0) {
+			close(fd);
+		} else if (errno == ENOENT) {
+			char adir[4096];
+
+			dir_of(sd->audit_path, adir, sizeof(adir));
+			if (access(adir, W_OK) != 0) {
+				log_err("audit_log %s: cannot be created in %s: %s",
+				    sd->audit_path, adir, strerror(errno));
+				fails++;
+			}
+		} else {
+			log_err("audit_log %s: %s", sd->audit_path, strerror(errno));
+			fails++;
+		}
+	}
+	for (size_t i = 0; i < sd->ncas; i++) {
+		const X509 *x = sd->cas[i].cert;
+
+		if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
+			log_err("CA %s: certificate has expired", sd->cas[i].name);
+			fails++;
+		} else if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0) {
+			log_err("CA %s: certificate is not valid yet", sd->cas[i].name);
+			fails++;
+		}
+	}
+	if (drop_privileges(sd) != 0)
+		return 1;
+	if (estca_hsm_open(sd->module, sd->token, sd->pin_file, &sd->hsm) != 0) {
+		log_err("cannot log in to token '%s' with module %s (PIN from %s)",
+		    sd->token, sd->module, sd->pin_file);
+		return 1;
+	}
+	if (load_keys(sd) != 0) {
+		log_err("a CA key is missing from token '%s' or does not match "
+		    "its certificate", sd->token);
+		return 1;
+	}
+	return fails ? 1 : 0;
+}
+
 static void
 cleanup(struct signd *sd)
 {
@@ -155,6 +242,11 @@ main(int argc, char **argv)
 	struct signd sd;
 	struct rlimit rl = { 0, 0 };
 	sigset_t sigs;
+	static const struct option longopts[] = {
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int check = 0, c, sfd, rc = 1, nstarted = 0;
 
 	memset(&sd, 0, sizeof(sd));
@@ -162,10 +254,11 @@ main(int argc, char **argv)
 	sd.listen_fd = -1;
 	sd.audit_fd = -1;
 	sd.stop_pipe[0] = sd.stop_pipe[1] = -1;
-	while ((c = getopt(argc, argv, "f:nh")) != -1) {
+	while ((c = getopt_long(argc, argv, "f:nh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': sd.conf_path = optarg; break;
 		case 'n': check = 1; break;
+		case 'C': check = 2; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -184,9 +277,24 @@ main(int argc, char **argv)
 		cleanup(&sd);
 		return 1;
 	}
+	if (check == 2 && full_check(&sd) != 0) {
+		fprintf(stderr, "estca-signd: configuration %s failed the check\n",
+		    sd.conf_path);
+		cleanup(&sd);
+		return 1;
+	}
 	if (check) {
-		printf("estca-signd: configuration %s OK (%zu CA%s, %zu profiles)\n",
-		    sd.conf_path, sd.ncas, sd.ncas == 1 ? "" : "s", sd.profiles.n);
+		char names[512];
+		size_t o = 0;
+
+		names[0] = 0;
+		for (size_t i = 0; i < sd.profiles.n && o + 70 < sizeof(names); i++)
+			o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s",
+			    i ? " " : "", sd.profiles.p[i].name);
+		printf("estca-signd: configuration %s OK (%zu CA%s%s, %zu profiles: %s)\n",
+		    sd.conf_path, sd.ncas, sd.ncas == 1 ? "" : "s",
+		    check == 2 ? ", keys in the token sign" : "", sd.profiles.n,
+		    names);
 		cleanup(&sd);
 		return 0;
 	}

@@ -23,9 +23,11 @@
 #include <fcgiapp.h>
 #include "fcgi.h"
 #include "body.h"
+#include "check.h"
 #include "reply.h"
 #include "status.h"
 #include "log.h"
+#include "schema_version.h"
 
 #define DEFAULT_CONF "/etc/estca/fcgi.conf"
 #define CONF_ENV "ESTCA_FCGI_CONF"
@@ -51,12 +53,18 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: estca-fcgi [-n] [-f FILE]\n"
+	    "usage: estca-fcgi [-n | --check-config] [-f FILE]\n"
 	    "  FastCGI responder for EST; the web server starts it with the\n"
 	    "  listen socket on standard input.\n"
-	    "  -f FILE  configuration (default $" CONF_ENV " or " DEFAULT_CONF ")\n"
-	    "  -n       check the configuration and exit (0 if valid)\n"
-	    "  -h       this help\n");
+	    "  -f FILE         configuration (default $" CONF_ENV " or " DEFAULT_CONF ")\n"
+	    "  -n              check the configuration file only, then exit\n"
+	    "  --check-config  check the file, connect to PostgreSQL (run it as\n"
+	    "                  the web server's user), compare the schema version\n"
+	    "                  with this build's (%d), ask the engine for its\n"
+	    "                  health and for the chain of each alias's CA, exit\n"
+	    "  -h, --help      this help\n"
+	    "Exit status 0: valid; 1: a check failed (one line on stderr each).\n",
+	    ESTCA_SCHEMA_VERSION);
 }
 
 /* Every key estca-fcgi reads (doc/rig.md, fcgi.conf). */
@@ -370,6 +378,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct estca_ctx ctx;
@@ -388,6 +397,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check_only = 1;
+			break;
+		case 'C':
+			check_only = 2;
 			break;
 		case 'h':
 			usage(stdout);
@@ -409,10 +421,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "estca-fcgi: %s\n", err);
 		return 1;
 	}
-	if (check_only) {
+	if (check_only == 1) {
 		printf("estca-fcgi: %s: configuration OK\n", path);
 		estca_conf_free(&ctx.conf.raw);
 		return 0;
+	}
+	if (check_only == 2) {
+		r = estca_fcgi_check(&ctx.conf) == 0 ? 0 : 1;
+		estca_conf_free(&ctx.conf.raw);
+		return r;
 	}
 	estca_log_init("estca-fcgi", 0, ctx.conf.log_level);
 	if (!wiping) {
