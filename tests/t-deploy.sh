@@ -17,8 +17,11 @@ set -uo pipefail
 need_root
 need_cmd groff openssl curl apache2
 
+# Run from `make check` (and distcheck), make's own settings must not leak
+# into the makes below (TESTS=..., -w's "Entering directory" lines).
+unset MAKEFLAGS MFLAGS MAKELEVEL
 # The configured directories, as make expands them.
-eval "$(make -s -C "$top_builddir" -f Makefile -f - estca-print-dirs <<'MK'
+eval "$(make --no-print-directory -s -C "$top_builddir" -f Makefile -f - estca-print-dirs <<'MK'
 estca-print-dirs:
 	@echo "sbindir='$(sbindir)' sysconfdir='$(sysconfdir)' localstatedir='$(localstatedir)'"
 	@echo "mandir='$(mandir)' docdir='$(docdir)' pkgdatadir='$(pkgdatadir)'"
