@@ -140,7 +140,9 @@ estca_name_text(const X509_NAME *name, char *dst, size_t dstlen)
 	if (n < 0 || (size_t)n >= dstlen)
 		r = ESTCA_ERR_TOO_LARGE;
 	else {
-		memcpy(dst, p, (size_t)n);
+		/* an empty name prints nothing, and p may then be NULL */
+		if (n > 0)
+			memcpy(dst, p, (size_t)n);
 		dst[n] = 0;
 	}
 	BIO_free(b);
@@ -316,34 +318,47 @@ estca_dn_match(const X509_NAME *name, const char *dn)
 	if (cnt < 0 || (size_t)cnt != n)
 		goto out;
 	/*
-	 * The string lists the last RDN first; walk its RDNs backwards and
-	 * the AVAs of each forwards, next to the entries in encoding order.
+	 * The string lists the last RDN first: walk its RDNs backwards, next
+	 * to the entries in encoding order.  Within one RDN (a SET) the AVAs
+	 * may be written in any order (RFC 4514 2.2; OpenSSL, and so
+	 * estca_name_text, prints them reversed): each must equal a different
+	 * entry of that same RDN.
 	 */
 	last_rdn = n > 0 ? avas[n - 1].rdn : 0;
 	for (int rdn = last_rdn; rdn >= 0; rdn--) {
+		unsigned char used[DN_MAX_AVAS] = { 0 };
+		size_t m = 0;
+
+		for (size_t i = 0; i < n; i++)
+			m += avas[i].rdn == rdn;
+		/* same grouping: entries k..k+m-1 are one whole RDN */
+		for (size_t j = 0; j < m; j++) {
+			if (k + j > 0 && (X509_NAME_ENTRY_set(X509_NAME_get_entry(
+			    name, (int)(k + j))) == X509_NAME_ENTRY_set(
+			    X509_NAME_get_entry(name, (int)(k + j - 1)))) != (j > 0))
+				goto out;
+		}
 		for (size_t i = 0; i < n; i++) {
-			const X509_NAME_ENTRY *e;
-			int eq;
+			size_t j;
+			int eq = 0;
 
 			if (avas[i].rdn != rdn)
 				continue;
-			e = X509_NAME_get_entry(name, (int)k);
-			/* same grouping: a new RDN here exactly when there */
-			if (k > 0) {
-				int same_set = X509_NAME_ENTRY_set(e) ==
-				    X509_NAME_ENTRY_set(X509_NAME_get_entry(name,
-				    (int)k - 1));
-				int same_rdn = i > 0 && avas[i - 1].rdn == rdn;
-
-				if (same_set != same_rdn)
-					goto out;
+			for (j = 0; j < m; j++) {
+				if (used[j])
+					continue;
+				eq = ava_eq(X509_NAME_get_entry(name, (int)(k + j)),
+				    &avas[i]);
+				if (eq != 0)
+					break;
 			}
-			if ((eq = ava_eq(e, &avas[i])) != 1) {
+			if (eq != 1) {
 				r = eq < 0 ? eq : 0;
 				goto out;
 			}
-			k++;
+			used[j] = 1;
 		}
+		k += m;
 	}
 	r = 1;
 out:

@@ -71,6 +71,36 @@ test_names(void)
 	    strcmp(v, "CN=device1,OU=Dev,O=Ex\\, Inc.,C=SE") == 0,
 	    "RFC 4514 text of a name (%s)", v);
 	X509_NAME_free(stripped);
+	/* A multi-valued RDN (a SET): its AVAs in any order, as RFC 4514 2.2
+	 * allows and as estca_name_text prints them (reversed); found by
+	 * fuzz/fuzz_names (fuzz/corpus/names/regress-multi-rdn). */
+	{
+		X509_NAME *mv = X509_NAME_new();
+		char t[128];
+
+		X509_NAME_add_entry_by_txt(mv, "O", MBSTRING_UTF8,
+		    (const unsigned char *)"Acme", -1, -1, 0);
+		X509_NAME_add_entry_by_txt(mv, "OU", MBSTRING_UTF8,
+		    (const unsigned char *)"Plant", -1, -1, 0);
+		X509_NAME_add_entry_by_txt(mv, "CN", MBSTRING_UTF8,
+		    (const unsigned char *)"x", -1, -1, -1);
+		tap_ok(estca_name_text(mv, t, sizeof(t)) == 0 &&
+		    estca_dn_match(mv, t) == 1,
+		    "multi-valued RDN matches its own text (%s)", t);
+		tap_ok(estca_dn_match(mv, "OU=Plant+CN=x,O=Acme") == 1 &&
+		    estca_dn_match(mv, "CN=x+OU=Plant,O=Acme") == 1,
+		    "AVAs of one RDN in either order");
+		tap_ok(estca_dn_match(mv, "OU=Plant+CN=y,O=Acme") == 0 &&
+		    estca_dn_match(mv, "OU=Plant+OU=Plant,O=Acme") == 0 &&
+		    estca_dn_match(mv, "OU=Plant,CN=x,O=Acme") == 0 &&
+		    estca_dn_match(mv, "OU=Plant+CN=x+O=Acme") == 0,
+		    "a multi-valued RDN still needs its values and grouping");
+		X509_NAME_free(mv);
+	}
+	/* an empty subject prints as "" (fuzz/corpus/names/regress-empty-name:
+	 * no memcpy from the NULL an empty memory BIO hands out) */
+	tap_ok(estca_name_text(empty, v, sizeof(v)) == 0 && v[0] == 0,
+	    "RFC 4514 text of an empty name");
 	X509_NAME_free(n);
 	X509_NAME_free(n2);
 	X509_NAME_free(empty);
