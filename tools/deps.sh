@@ -1,5 +1,6 @@
 #!/bin/bash
-# deps.sh - install the Debian 12 packages estca builds, tests and demos with.
+# deps.sh - install the Debian 12 packages estca builds, tests, demos and
+# benchmarks with.
 #
 # Idempotent: packages already installed are not touched and apt is not run
 # at all when nothing is missing.  The rig runs private Postgres and Apache
@@ -16,6 +17,8 @@ PACKAGES=(
 	apache2 libapache2-mod-fcgid
 	lighttpd lighttpd-mod-openssl
 	curl openssl ca-certificates python3
+	# make bench (bench/bench-e2e.sh): load tools, CSRs in bulk
+	apache2-utils wrk python3-cryptography
 )
 
 installed() {
