@@ -103,6 +103,45 @@ enroll_refuse(struct enroll *e, int err, const char *reason, const char *audit_t
 }
 
 /*
+ * The COMMIT's answer was lost with the connection (a database restart):
+ * did it land?  Asks again, on a new connection, for up to about 5 s,
+ * whether the certificate der is recorded.  True only when it is; false
+ * when it is not, or when the database stays away (the caller then
+ * answers 503 and logs the serial: the engine's audit log and the table
+ * show whether it landed).
+ */
+static bool
+commit_landed(struct enroll *e, const unsigned char *der, size_t len)
+{
+	struct estca_cert_state st;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char detail[300];
+	int r = ESTCA_ERR_UNAVAILABLE;
+
+	if (!EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+		return false;
+	for (int i = 0; i < 10 && r == ESTCA_ERR_UNAVAILABLE; i++) {
+		if (i > 0) {
+			struct timespec ts = { 0, 500 * 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+		r = estca_db_cert_state(e->ctx->db, md, &st, detail,
+		    sizeof(detail));
+	}
+	if (r == 0)
+		log_warn("%s %s: certificate %s: COMMIT answer lost, but it is "
+		    "recorded; delivering it", e->h->method, e->h->logpath,
+		    e->serial);
+	else if (r == ESTCA_ERR_UNAVAILABLE)
+		log_err("%s %s: certificate %s: COMMIT answer lost and the "
+		    "database stays away: outcome unknown (%s)", e->h->method,
+		    e->h->logpath, e->serial, detail);
+	return r == 0;
+}
+
+/*
  * Inside the open transaction: have the engine certify subject and the
  * CSR's SANs and key, record the certificate (for end entity ee_id, 0:
  * none), use up one enrollment when consume, write the accept row with
@@ -192,7 +231,8 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	    (e->approved_id > 0 && (r = estca_db_approval_mark(ctx->db,
 	    e->approved_id, "issued", e->serial, detail, sizeof(detail))) != 0) ||
 	    (r = enroll_audit(e, true, accept_text)) != 0 ||
-	    (r = estca_db_commit(ctx->db, detail, sizeof(detail))) != 0) {
+	    ((r = estca_db_commit(ctx->db, detail, sizeof(detail))) != 0 &&
+	    !(r == ESTCA_ERR_UNAVAILABLE && commit_landed(e, der, (size_t)n)))) {
 		if (r != ESTCA_ERR_UNAVAILABLE)
 			r = ESTCA_ERR_INTERNAL;
 		r = estca_http_fail(h, r, r == ESTCA_ERR_UNAVAILABLE ?

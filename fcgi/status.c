@@ -63,6 +63,9 @@ estca_web_engine_err(int r)
 		return ESTCA_OK;
 	case ESTCA_ERR_UNAVAILABLE:
 	case ESTCA_ERR_IO:
+	/* the engine refuses this worker (its allow_uids/allow_gids): an
+	 * operator's fix, logged with the engine's reason; clients retry */
+	case ESTCA_ERR_PERM:
 		return ESTCA_ERR_UNAVAILABLE;
 	case ESTCA_ERR_REFUSED:
 		return ESTCA_ERR_REFUSED;

@@ -127,30 +127,102 @@ http_code_of() {
 	sed -n 's/^< HTTP\/[0-9.]* \([0-9]*\).*/\1/p' "$1" | tail -n1
 }
 
-# trust_client_roots PEM...: have the web server pass client certificates
-# that chain to these roots (vendor or RA CAs made by a test) on to the
-# workers.  Apache's optional_no_ca passes every certificate already;
-# lighttpd exports only what verifies against its CA file, which rig.sh
-# builds from DIR/ca/client-roots/ when it starts: copy them there and
-# restart the rig (its database, token and CA stay; the port may change).
-trust_client_roots() {
-	local f
-	[ "${ESTCA_WEB:-apache}" = lighttpd ] || return 0
-	mkdir -p "$ESTCA_RIG_DIR/ca/client-roots"
-	for f in "$@"; do
-		cp "$f" "$ESTCA_RIG_DIR/ca/client-roots/" || return 1
+# ---- load and the books (t-load, t-faults) ----------------------------------
+
+# load_run TAG URL C PER SECS [curl options...]: C keep-alive clients (one
+# curl each) POST $W/cI.b64 PER times each to URL, bounded by SECS in all.
+# Statuses go to $W/TAG/status.I (one line per request), bodies to
+# $W/TAG/out/I-J.
+load_run() {
+	local tag=$1 url=$2 c=$3 per=$4 secs=$5 i j o
+	shift 5
+	mkdir -p "$W/$tag/out"
+	for i in $(seq 1 "$c"); do
+		{
+			printf 'cacert = "%s"\n' "$ESTCA_CACERT"
+			printf 'header = "Content-Type: application/pkcs10"\n'
+			printf 'data-binary = "@%s"\nmax-time = 30\nsilent\n' "$W/c$i.b64"
+			printf 'write-out = "%%{http_code}\\n"\n'
+			for o in "$@"; do printf '%s\n' "$o"; done
+			for j in $(seq 1 "$per"); do
+				printf 'url = "%s"\noutput = "%s/%s/out/%d-%d"\n' "$url" "$W" "$tag" "$i" "$j"
+			done
+		} >"$W/$tag/c$i.curl"
 	done
-	"$RIG_SH" down "$RIG_DIR" >/dev/null 2>&1 &&
-	    "$RIG_SH" up "$RIG_DIR" --port 0 --builddir "$top_builddir" \
-	    --web lighttpd >"$W/rig-restart.log" 2>&1 || return 1
-	set -a
-	# shellcheck disable=SC1091
-	. "$RIG_DIR/rig.env"
-	set +a
-	EST=$ESTCA_URL/.well-known/est
+	for i in $(seq 1 "$c"); do
+		timeout "$secs" curl -K "$W/$tag/c$i.curl" >"$W/$tag/status.$i" 2>"$W/$tag/curl.$i.err" &
+	done
+	wait
 }
 
-# http_code_of LOG: the status of the last response in a curl -v log.
-http_code_of() {
-	sed -n 's/^< HTTP\/[0-9.]* \([0-9]*\).*/\1/p' "$1" | tail -n1
+# load_tally TAG: L_TOTAL, L_200 and L_STATUSES ("N×code ...") of run TAG;
+# the serials of the certificates its 200s carried go to $W/serials.client,
+# and L_BAD counts 200s without exactly one certificate.
+load_tally() {
+	local tag=$1 i j st f
+	cat "$W/$tag"/status.* >"$W/$tag/status.all"
+	L_TOTAL=$(grep -c '' "$W/$tag/status.all")
+	L_200=$(grep -c '^200$' "$W/$tag/status.all")
+	L_STATUSES=$(sort "$W/$tag/status.all" | uniq -c | awk '{ printf "%s%sx%s", s, $1, $2; s = " " }')
+	L_BAD=0
+	for f in "$W/$tag"/status.*; do
+		i=${f##*.}
+		[ "$i" != all ] || continue
+		j=0
+		while read -r st; do
+			j=$((j + 1))
+			[ "$st" = 200 ] || continue
+			if ! openssl base64 -d -in "$W/$tag/out/$i-$j" |
+			    openssl pkcs7 -inform DER -print_certs 2>/dev/null |
+			    openssl x509 -noout -serial 2>/dev/null | cut -d= -f2 |
+			    sed 's/^0*//' | grep . >>"$W/serials.client"; then
+				L_BAD=$((L_BAD + 1))
+			fi
+		done <"$f"
+	done
+}
+
+# books ALIAS N200 NFAIL USES [KILLED]: the tables and the engine's audit
+# log against what the clients were told: N200 answers 200 (their serials
+# in $W/serials.client), NFAIL answers that were not 200, USES enrollments
+# registered for the alias's end entities in all.  KILLED (default 0): how
+# many requests were in the hands of a worker that was killed; each may
+# have been recorded without reaching its client, nothing else may.
+# TAP lines.
+books() {
+	local alias=$1 n200=$2 nfail=$3 uses=$4 killed=${5:-0} lost rows undelivered
+	sort -u -o "$W/serials.client" "$W/serials.client"
+	sql "SELECT serial FROM est.certificate WHERE alias = '$alias'" | sort >"$W/serials.db"
+	rows=$(grep -c '' "$W/serials.db")
+	is "books: every certificate a client got is recorded" \
+	    "$(comm -23 "$W/serials.client" "$W/serials.db" | grep -c '')" 0
+	is "books: 200 answers = distinct certificates delivered" \
+	    "$(grep -c '' "$W/serials.client")" "$n200"
+	undelivered=$((rows - n200))
+	diag "books: $rows certificates recorded, $n200 delivered, $nfail failed answers"
+	if [ "$undelivered" -ge 0 ] && [ "$undelivered" -le "$killed" ]; then
+		ok "books: recorded but not delivered ($undelivered) only where a worker was killed ($killed)"
+	else
+		fail "books: recorded but not delivered only where a worker was killed" \
+		    "$undelivered recorded without a 200, $killed allowed"
+	fi
+	is "books: accept rows in est.audit = certificates recorded" \
+	    "$(sql "SELECT count(*) FROM est.audit WHERE alias = '$alias' AND decision = 'accept'
+	        AND operation = 'simpleenroll'")" "$rows"
+	is "books: enrollments used up = certificates recorded (no failure used one)" \
+	    "$(sql "SELECT $uses - sum(uses_left) FROM est.end_entity WHERE alias = '$alias'")" "$rows"
+	grep "event=sign result=issued" "$ESTCA_RIG_DIR/log/audit.log" | grep "alias=$alias " |
+	    sed -n 's/.* serial=\([^ ]*\) .*/\1/p' | sort >"$W/serials.engine"
+	sql "SELECT serial FROM est.audit WHERE alias = '$alias' AND decision = 'refuse'
+	     AND reason LIKE 'certificate signed but not recorded%'" | sort >"$W/serials.unrecorded"
+	sort -u "$W/serials.db" "$W/serials.unrecorded" >"$W/serials.known"
+	is "books: every recorded serial is in the engine's audit log" \
+	    "$(comm -13 "$W/serials.engine" "$W/serials.db" | grep -c '')" 0
+	lost=$(comm -23 "$W/serials.engine" "$W/serials.known" | grep -c '')
+	diag "books: engine issued $(grep -c '' "$W/serials.engine"); $(grep -c '' "$W/serials.unrecorded") audited as signed but not recorded; $lost replies lost"
+	if [ "$lost" -le "$nfail" ]; then
+		ok "books: engine serials not in the tables ($lost) are at most the failed answers ($nfail)"
+	else
+		fail "books: engine serials not in the tables are at most the failed answers" "$lost > $nfail"
+	fi
 }

@@ -27,8 +27,8 @@ C=16
 PER=$(((N + C - 1) / C))
 ALIAS=loadra
 PW=Load-$(openssl rand -hex 8)
-URL=$EST/$ALIAS/simpleenroll
 note_secret "$PW"
+URL=$EST/$ALIAS/simpleenroll
 
 rss_of() {	# rss_of PID...: summed resident set, KiB
 	local p t=0 v
@@ -40,26 +40,14 @@ rss_of() {	# rss_of PID...: summed resident set, KiB
 }
 workers() { pgrep -f "$ESTCA_RIG_DIR/bin/estca-fcgi" | tr '\n' ' '; }
 
-check "DBA: RA alias $ALIAS, a password member, $C end entities with $PER uses" dba "
+check "DBA: RA alias $ALIAS, a password member, $C end entities with $((PER + 1)) uses" dba "
 SELECT est.create_alias('$ALIAS', 'est', 'device', 'ra');
 SELECT est.create_role('loadops', '$ALIAS');
 SELECT est.add_role_member_password('loadops', 'loader', :'pw');
-SELECT est.register_end_entity('$ALIAS', 'load-' || i, NULL, '{}', NULL, $PER)
+SELECT est.register_end_entity('$ALIAS', 'load-' || i, NULL, '{}', NULL, $((PER + 1)))
   FROM generate_series(1, $C) i;" -v pw="$PW"
-
-# One request to warm every worker's RA cache and the pool; it counts.
-mkdir -p "$W/out"
 for i in $(seq 1 $C); do
 	mkcsr "c$i" "/CN=load-$i" '' '' || fail "CSR $i"
-	{
-		printf 'cacert = "%s"\nuser = "loader:%s"\n' "$ESTCA_CACERT" "$PW"
-		printf 'header = "Content-Type: application/pkcs10"\n'
-		printf 'data-binary = "@%s"\nmax-time = 30\nsilent\n' "$W/c$i.b64"
-		printf 'write-out = "%%{http_code}\\n"\n'
-		for j in $(seq 1 $PER); do
-			printf 'url = "%s"\noutput = "%s/out/%d-%d"\n' "$URL" "$W" "$i" "$j"
-		done
-	} >"$W/c$i.curl"
 done
 
 w_before=$(workers)
@@ -80,95 +68,33 @@ eng_pid0=$(cat "$ESTCA_RIG_DIR/run/signd.pid")
 	"$RIG_SH" engine-start "$ESTCA_RIG_DIR" >>"$W/fault.txt" 2>&1
 ) &
 fault=$!
-
 start=$SECONDS
-for i in $(seq 1 $C); do
-	timeout "$SECS" curl -K "$W/c$i.curl" >"$W/status.$i" 2>"$W/curl.$i.err" &
-done
-wait $(jobs -p | grep -v "^$fault\$") 2>/dev/null
-wait "$fault" 2>/dev/null
-took=$((SECONDS - start))
+load_run load "$URL" $C $PER "$SECS" "user = \"loader:$PW\""
+wait "$fault"
 diag_file "$W/fault.txt"
-diag "load: $N requests by $C clients in ${took}s"
+diag "load: $((C * PER)) requests by $C clients in $((SECONDS - start))s"
 
-cat "$W"/status.* >"$W/status.all"
-total=$(wc -l <"$W/status.all")
-n200=$(grep -c '^200$' "$W/status.all")
-n503=$(grep -c '^503$' "$W/status.all")
-other=$((total - n200 - n503))
-is "every request answered" "$total" "$((C * PER))"
-is "every answer is 200 or 503" "$other" 0
-[ "$other" -eq 0 ] || diag "$(sort "$W/status.all" | uniq -c | tr '\n' ' ')"
-diag "200: $n200, 503: $n503"
+load_tally load
+n200=$L_200
+nfail=$((L_TOTAL - L_200))
+is "every request answered" "$L_TOTAL" "$((C * PER))"
+is "every answer is 200 or 503 ($L_STATUSES)" "$(grep -cvE '^(200|503)$' "$W/load/status.all")" 0
+is "every 200 carries one certificate" "$L_BAD" 0
 is "the engine runs again (a new process)" \
     "$(pgrep -f "$ESTCA_RIG_DIR/bin/estca-signd" | grep -vc "^$eng_pid0\$")" 1
-# After the restart, each client enrolls once more (503s used nothing up,
-# so every end entity that got one has a use left).
-after_ok=0
-after_n=0
-for i in $(seq 1 $C); do
-	left=$(sql "SELECT uses_left FROM est.end_entity WHERE alias = '$ALIAS' AND username = 'load-$i'")
-	[ "${left:-0}" -gt 0 ] || continue
-	after_n=$((after_n + 1))
-	st=$(post "after$i" "$URL" "$W/c$i.b64" -u "loader:$PW")
-	if [ "$st" = 200 ]; then
-		after_ok=$((after_ok + 1))
-		openssl base64 -d -in "$W/after$i.body" | openssl pkcs7 -inform DER -print_certs 2>/dev/null |
-		    openssl x509 -noout -serial | cut -d= -f2 | sed 's/^0*//' >>"$W/serials.after"
-	fi
-done
-is "after the restart every client enrolls again ($after_n clients)" "$after_ok" "$after_n"
-n200=$((n200 + after_ok))
 
-# Every 200 carries a certificate of this CA; collect the serials.
-: >"$W/serials.client"
-bad=0
-for i in $(seq 1 $C); do
-	j=0
-	while read -r st; do
-		j=$((j + 1))
-		[ "$st" = 200 ] || continue
-		f=$W/out/$i-$j
-		if openssl base64 -d -in "$f" | openssl pkcs7 -inform DER -print_certs 2>/dev/null |
-		    openssl x509 -noout -serial >"$f.sn" 2>/dev/null; then
-			cut -d= -f2 "$f.sn" | sed 's/^0*//' >>"$W/serials.client"
-		else
-			bad=$((bad + 1))
-		fi
-	done <"$W/status.$i"
-done
-is "every 200 carries one certificate" "$bad" 0
-one=$(ls "$W"/out/*.sn 2>/dev/null | head -n 1)
-openssl base64 -d -in "${one%.sn}" |
-    openssl pkcs7 -inform DER -print_certs -out "$W/one.pem" 2>/dev/null
+# After the restart, each client enrolls once more: all succeed.
+load_run after "$URL" $C 1 60 "user = \"loader:$PW\""
+load_tally after
+is "after the restart every client enrolls again ($L_STATUSES)" "$L_200" "$C"
+n200=$((n200 + L_200))
+nfail=$((nfail + L_TOTAL - L_200))
+one=$(ls "$W"/after/out/* | head -n 1)
+openssl base64 -d -in "$one" | openssl pkcs7 -inform DER -print_certs -out "$W/one.pem" 2>/dev/null
 check "a delivered certificate verifies against the CA" \
     openssl verify -CAfile "$ESTCA_CA_CHAIN" "$W/one.pem"
 
-sql "SELECT serial FROM est.certificate WHERE alias = '$ALIAS'" | sort >"$W/serials.db"
-[ ! -f "$W/serials.after" ] || cat "$W/serials.after" >>"$W/serials.client"
-sort -o "$W/serials.client" "$W/serials.client"
-is "certificate rows = 200 answers" "$(wc -l <"$W/serials.db")" "$n200"
-is "... and the same serials" "$(comm -3 "$W/serials.client" "$W/serials.db" | wc -l)" 0
-is "accept rows in est.audit = 200 answers" \
-    "$(sql "SELECT count(*) FROM est.audit WHERE alias = '$ALIAS' AND decision = 'accept'
-        AND operation = 'simpleenroll'")" "$n200"
-is "uses consumed = 200 answers (no 503 used anything up)" \
-    "$(sql "SELECT $C * $PER - sum(uses_left) FROM est.end_entity WHERE alias = '$ALIAS'")" "$n200"
-
-# The engine's own log against the tables.
-grep "event=sign result=issued" "$ESTCA_RIG_DIR/log/audit.log" | grep "alias=$ALIAS " |
-    sed -n 's/.* serial=\([^ ]*\) .*/\1/p' | sort >"$W/serials.engine"
-sql "SELECT serial FROM est.audit WHERE alias = '$ALIAS' AND decision = 'refuse'
-     AND reason LIKE 'certificate signed but not recorded%'" | sort >"$W/serials.unrecorded"
-sort -m "$W/serials.db" "$W/serials.unrecorded" | sort -u >"$W/serials.known"
-lost=$(comm -23 "$W/serials.engine" "$W/serials.known" | wc -l)
-is "every recorded serial is in the engine's log" "$(comm -13 "$W/serials.engine" "$W/serials.db" | wc -l)" 0
-diag "engine log: $(wc -l <"$W/serials.engine") issued; $(wc -l <"$W/serials.unrecorded") audited as signed but not recorded; $lost replies lost to the kill"
-if [ "$lost" -le "$n503" ]; then
-	ok "engine serials missing from the tables ($lost) are at most the 503s ($n503)"
-else
-	fail "engine serials missing from the tables are at most the 503s" "$lost > $n503"
-fi
+books "$ALIAS" "$n200" "$nfail" "$((C * (PER + 1)))"
 
 w_after=$(workers)
 # shellcheck disable=SC2086

@@ -1,0 +1,155 @@
+#!/bin/bash
+# t-faults.sh - parts failing under load, through a whole rig; after each
+# fault the service comes back by itself (or after the part is back), and
+# at the end the books agree with what every client was told:
+#   - PostgreSQL restarted during a burst: requests in flight get 503 (or
+#     500), the workers reconnect by themselves, nothing half-written;
+#   - a FastCGI worker killed with SIGKILL mid-burst: an error for what it
+#     had in hand, the next requests served;
+#   - the token's store taken away under load (as when an HSM is pulled):
+#     503s while it is gone, the engine re-opens it once it is back;
+#   - the engine stopped (its socket gone): 503 with Retry-After at once,
+#     never a hang, and a log line that names the engine's socket;
+#   - the engine refusing the workers (its allow_uids without www-data):
+#     503 and a log line on both sides;
+#   then every 200 is a recorded certificate with its audit row and one use,
+#   no failed request used anything up, and the engine's audit log agrees.
+set -u
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd curl openssl psql pgrep runuser
+est_rig_up t-faults
+
+C=8
+PER=${FAULT_PER:-40}
+ALIAS=faultra
+PW=Fault-$(openssl rand -hex 8)
+note_secret "$PW"
+URL=$EST/$ALIAS/simpleenroll
+USES=$((C * 6 * PER))
+N200=0
+NFAIL=0
+
+check "DBA: RA alias $ALIAS, a password member, $C end entities" dba "
+SELECT est.create_alias('$ALIAS', 'est', 'device', 'ra');
+SELECT est.create_role('faultops', '$ALIAS');
+SELECT est.add_role_member_password('faultops', 'faulter', :'pw');
+SELECT est.register_end_entity('$ALIAS', 'fault-' || i, NULL, '{}', NULL, $((6 * PER)))
+  FROM generate_series(1, $C) i;" -v pw="$PW"
+for i in $(seq 1 $C); do
+	mkcsr "c$i" "/CN=fault-$i" '' '' || fail "CSR $i"
+done
+issued() { sql "SELECT count(*) FROM est.certificate WHERE alias = '$ALIAS'"; }
+# after_issued N: wait (at most 60 s) until N more certificates exist
+after_issued() {
+	local want=$(($(issued) + $1)) t=$((SECONDS + 60))
+	while [ "$(issued)" -lt "$want" ] && [ $SECONDS -lt $t ]; do sleep 0.1; done
+}
+# tally TAG ALLOWED: count run TAG into the books; every status must be one
+# of ALLOWED (a regex of codes)
+tally() {
+	local tag=$1 allowed=$2 bad
+	load_tally "$tag"
+	N200=$((N200 + L_200))
+	NFAIL=$((NFAIL + L_TOTAL - L_200))
+	bad=$(grep -cvE "^($allowed)\$" "$W/$tag/status.all")
+	is "$tag: every answer is one of $allowed ($L_STATUSES)" "$bad" 0
+	is "$tag: every 200 carries one certificate" "$L_BAD" 0
+}
+# one_each TAG: one more request per client, all must be 200
+one_each() {
+	load_run "$1" "$URL" $C 1 60 "user = \"faulter:$PW\""
+	tally "$1" 200
+}
+
+# ---- PostgreSQL restarted during a burst -------------------------------------
+
+load_run pg "$URL" $C $PER 120 "user = \"faulter:$PW\"" &
+run=$!
+after_issued 20
+pgdata=$(sql "SHOW data_directory")
+(cd / && runuser -u postgres -- "$ESTCA_PGBIN/pg_ctl" -D "$pgdata" -m fast -w restart) \
+    >"$W/pg-restart.log" 2>&1
+st=$?
+wait $run
+is "postgres restarted" "$st" 0
+tally pg '200|500|503'
+one_each pg-after
+
+# ---- a worker killed mid-burst ------------------------------------------------
+
+load_run wk "$URL" $C $PER 120 "user = \"faulter:$PW\"" &
+run=$!
+after_issued 20
+victim=$(pgrep -f "$ESTCA_RIG_DIR/bin/estca-fcgi" | head -n 1)
+kill -KILL "$victim" 2>/dev/null
+wait $run
+diag "killed worker $victim"
+tally wk '200|500|502|503'
+KILLED=$(grep -cvE '^200$' "$W/wk/status.all")
+one_each wk-after
+
+# ---- the token's store taken away under load ---------------------------------
+
+tokens=$(sed -n 's/^directories.tokendir *= *//p' "$SOFTHSM2_CONF")
+load_run tk "$URL" $C $PER 120 "user = \"faulter:$PW\"" &
+run=$!
+after_issued 20
+mv "$tokens" "$tokens.away"
+sleep 1
+mv "$tokens.away" "$tokens"
+wait $run
+tally tk '200|503'
+one_each tk-after
+if grep -q "re-opened after a fault" "$ESTCA_RIG_DIR/log/signd.log"; then
+	ok "the engine re-opened the token (logged)"
+else
+	fail "the engine re-opened the token (logged)"
+fi
+
+# ---- the engine gone ----------------------------------------------------------
+
+"$RIG_SH" engine-stop "$ESTCA_RIG_DIR" >/dev/null 2>&1
+is "engine stopped: its socket is gone" "$([ -e "$ESTCA_ENGINE_SOCKET" ] && echo there || echo gone)" gone
+t0=$SECONDS
+load_run gone "$URL" $C 2 60 "user = \"faulter:$PW\""
+is "engine gone: every request answered within 10 s" "$(((SECONDS - t0) <= 10))" 1
+tally gone 503
+st=$(post gonehdr "$URL" "$W/c1.b64" -u "faulter:$PW")
+is "... a 503" "$st" 503
+NFAIL=$((NFAIL + 1))
+is "... with Retry-After" "$(header "$W/gonehdr.hdr" Retry-After | grep -c '^[0-9]')" 1
+is "... reason" "$(reason_of gonehdr)" "CA engine temporarily unavailable"
+if grep -qs "engine $ESTCA_ENGINE_SOCKET" "$ESTCA_RIG_DIR"/log/*.log; then
+	ok "... and a log line names the engine's socket"
+else
+	fail "... and a log line names the engine's socket"
+fi
+"$RIG_SH" engine-start "$ESTCA_RIG_DIR" >/dev/null 2>&1
+one_each gone-after
+
+# ---- the engine refusing the workers ------------------------------------------
+
+conf=$ESTCA_RIG_DIR/engine/signd.conf
+cp "$conf" "$W/signd.conf.saved"
+sed -i 's/^allow_uids = .*/allow_uids = 0/' "$conf"
+"$RIG_SH" engine-stop "$ESTCA_RIG_DIR" >/dev/null 2>&1
+"$RIG_SH" engine-start "$ESTCA_RIG_DIR" >/dev/null 2>&1
+st=$(post peer "$URL" "$W/c1.b64" -u "faulter:$PW" --max-time 30)
+is "engine refuses the workers' uid: 503" "$st" 503
+NFAIL=$((NFAIL + 1))
+if wait_until 5 grep -q "refused connection from uid $(id -u www-data)" "$ESTCA_RIG_DIR/log/signd.log"; then
+	ok "... the engine logs the refused uid"
+else
+	fail "... the engine logs the refused uid"
+fi
+cp "$W/signd.conf.saved" "$conf"
+"$RIG_SH" engine-stop "$ESTCA_RIG_DIR" >/dev/null 2>&1
+"$RIG_SH" engine-start "$ESTCA_RIG_DIR" >/dev/null 2>&1
+one_each peer-after
+
+# ---- the books -----------------------------------------------------------------
+
+books "$ALIAS" "$N200" "$NFAIL" "$USES" "$KILLED"
+
+done_testing
