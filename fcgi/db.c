@@ -79,9 +79,10 @@ db_connect(struct estca_db *db, char *detail, size_t len)
 	 * Keywords are applied in order, so the defaults placed before
 	 * dbname (the operator's conninfo) can be overridden by it.
 	 */
-	const char *const kw[] = { "connect_timeout", "fallback_application_name",
-	    "dbname", NULL };
-	const char *const val[] = { "10", "estca-fcgi", db->conninfo, NULL };
+	const char *const kw[] = { "connect_timeout", "options",
+	    "fallback_application_name", "dbname", NULL };
+	const char *const val[] = { "10", "-c statement_timeout=30s",
+	    "estca-fcgi", db->conninfo, NULL };
 
 	if (db->conn != NULL)
 		return 0;
