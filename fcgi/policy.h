@@ -171,16 +171,6 @@ void estca_policy_vendor(const struct estca_alias *a,
 const X509_NAME *estca_enroll_subject(const X509_NAME *csr_subject,
     const X509_NAME *csn_subject, const X509_NAME *registered);
 
-/* XXX the old name, kept while tests/unit_policy.c still calls it; its
- * third argument is now the registered subject, not the vendor
- * certificate's. */
-static inline const X509_NAME *
-estca_vendor_subject(const X509_NAME *csr_subject, const X509_NAME *csn_subject,
-    const X509_NAME *registered)
-{
-	return estca_enroll_subject(csr_subject, csn_subject, registered);
-}
-
 /*
  * Proof of possession (RFC 7030 3.5): a client may put the TLS channel
  * binding (tls-unique) into the CSR's challengePassword.  Behind Apache

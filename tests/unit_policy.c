@@ -467,12 +467,15 @@ test_ra_vendor(void)
 		estca_policy_vendor(&a, &ven[i].f, &d);
 		tap_ok(d.err == ven[i].want, "%s (%s)", ven[i].name, d.audit);
 	}
-	tap_ok(estca_vendor_subject(csr, csn, ven_n) == csn,
-	    "vendor subject: ChangeSubjectName's first");
-	tap_ok(estca_vendor_subject(csr, NULL, ven_n) == csr,
-	    "vendor subject: else the CSR's");
-	tap_ok(estca_vendor_subject(empty, NULL, ven_n) == ven_n,
-	    "vendor subject: empty CSR subject takes the vendor certificate's");
+	/* ven_n stands for the registered subject here */
+	tap_ok(estca_enroll_subject(csr, csn, ven_n) == csn,
+	    "enroll subject: ChangeSubjectName's first");
+	tap_ok(estca_enroll_subject(csr, NULL, ven_n) == csr,
+	    "enroll subject: else the CSR's");
+	tap_ok(estca_enroll_subject(empty, NULL, ven_n) == ven_n,
+	    "enroll subject: empty CSR subject takes the registered one");
+	tap_ok(estca_enroll_subject(empty, NULL, NULL) == empty,
+	    "enroll subject: empty, nothing registered: the empty one (refused later)");
 	X509_NAME_free(csr);
 	X509_NAME_free(csn);
 	X509_NAME_free(ven_n);
