@@ -670,7 +670,7 @@ start_web() {
 	# (lighttpd has spawned all of its workers already; this costs
 	# nothing there.)
 	local warm=()
-	for _ in 1 2 3 4; do
+	for _ in 1 2 3 4 5 6 7 8; do
 		curl -s -o /dev/null --max-time 20 --cacert "$DIR/ca/ca.pem" \
 		    "$URL/.well-known/est/cacerts" </dev/null &
 		warm+=($!)
