@@ -2,9 +2,10 @@
  * db.c - see db.h.  Owns the worker's PGconn: connecting, the retry of a
  * stale connection, transactions, the alias row, and the helpers the
  * other db_*.c files run every statement through (db_int.h).
- * Statements go through PQexecParams only, values as parameters, never
- * spliced into SQL text; every PGresult is cleared on the path that got
- * it.  Never sends an enrollment code or password to the server
+ * Statements are prepared once per connection (the first time each
+ * text is run) and then executed with PQexecPrepared, values as
+ * parameters, never spliced into SQL text; every PGresult is cleared on
+ * the path that got it.  Never sends an enrollment code or password to the server
  * (statement logs would keep it): hashes are fetched and checked here.
  */
 #include <errno.h>
@@ -17,9 +18,17 @@
 #include "str.h"
 #include "db_int.h"
 
+/* Statements prepared on the current connection, by their text. */
+#define DB_PREPARED_MAX 64
+
 struct estca_db {
 	char *conninfo;
 	PGconn *conn;
+	struct {
+		char *sql;                /* OPENSSL_strdup'd text */
+		char name[16];            /* "estca_N" */
+	} prep[DB_PREPARED_MAX];
+	size_t nprep;
 };
 
 int
@@ -45,6 +54,8 @@ estca_db_close(struct estca_db *db)
 		return;
 	if (db->conn != NULL)
 		PQfinish(db->conn);
+	for (size_t i = 0; i < db->nprep; i++)
+		OPENSSL_free(db->prep[i].sql);
 	/* the conninfo may hold a password */
 	OPENSSL_clear_free(db->conninfo, strlen(db->conninfo));
 	OPENSSL_free(db);
@@ -65,11 +76,51 @@ db_set_detail(char *detail, size_t len, const char *what, const char *msg)
 }
 
 static void
+forget_prepared(struct estca_db *db)
+{
+	for (size_t i = 0; i < db->nprep; i++)
+		OPENSSL_free(db->prep[i].sql);
+	db->nprep = 0;
+}
+
+static void
 drop(struct estca_db *db)
 {
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	/* prepared statements die with their connection */
+	forget_prepared(db);
+}
+
+/*
+ * The name sql is prepared under on this connection, preparing it now if
+ * it is new; NULL when it cannot be (the table is full, or the server
+ * refused: then the caller runs it unprepared, and a real error shows
+ * there, reported the usual way).
+ */
+static const char *
+prepared(struct estca_db *db, const char *sql, int nparams)
+{
+	PGresult *pr;
+	size_t i;
+	int ok;
+
+	for (i = 0; i < db->nprep; i++)
+		if (strcmp(db->prep[i].sql, sql) == 0)
+			return db->prep[i].name;
+	if (db->nprep == DB_PREPARED_MAX)
+		return NULL;
+	snprintf(db->prep[i].name, sizeof(db->prep[i].name), "estca_%zu", i);
+	pr = PQprepare(db->conn, db->prep[i].name, sql, nparams, NULL);
+	ok = pr != NULL && PQresultStatus(pr) == PGRES_COMMAND_OK;
+	PQclear(pr);
+	/* Not kept (out of memory): the name stays taken on the server, so
+	 * the next try under it fails and runs unprepared; still right. */
+	if (!ok || (db->prep[i].sql = OPENSSL_strdup(sql)) == NULL)
+		return NULL;
+	db->nprep++;
+	return db->prep[i].name;
 }
 
 static int
@@ -128,14 +179,18 @@ db_exec(struct estca_db *db, const char *sql, int nparams,
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *pr;
 		ExecStatusType st;
-		const char *state;
+		const char *state, *name;
 		int r, kept = db->conn != NULL, idle;
 
 		if ((r = db_connect(db, detail, len)) != 0)
 			return r;
 		idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
-		pr = PQexecParams(db->conn, sql, nparams, NULL, params, NULL,
-		    NULL, 0);
+		if ((name = prepared(db, sql, nparams)) != NULL)
+			pr = PQexecPrepared(db->conn, name, nparams, params, NULL,
+			    NULL, 0);
+		else
+			pr = PQexecParams(db->conn, sql, nparams, NULL, params,
+			    NULL, NULL, 0);
 		st = pr != NULL ? PQresultStatus(pr) : PGRES_FATAL_ERROR;
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 			*res = pr;
