@@ -186,8 +186,9 @@ load_tally() {
 # log against what the clients were told: N200 answers 200 (their serials
 # in $W/serials.client), NFAIL answers that were not 200, USES enrollments
 # registered for the alias's end entities in all.  KILLED (default 0): how
-# many requests were in the hands of a worker that was killed; each may
-# have been recorded without reaching its client, nothing else may.
+# many requests were in the hands of a worker that was killed, or given up
+# by their client; each may have been recorded without reaching its
+# client, nothing else may.
 # TAP lines.
 books() {
 	local alias=$1 n200=$2 nfail=$3 uses=$4 killed=${5:-0} lost rows undelivered
