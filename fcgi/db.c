@@ -175,7 +175,25 @@ int
 db_exec(struct estca_db *db, const char *sql, int nparams,
     const char *const *params, PGresult **res, char *detail, size_t len)
 {
+	return db_exec_state(db, sql, nparams, params, res, NULL, NULL, 0,
+	    detail, len);
+}
+
+/*
+ * db_exec, and on a statement error (not a lost connection) the SQLSTATE
+ * into state (6 bytes, "" when none) and the error's primary message into
+ * msg (msglen bytes, one line), when those are not NULL.
+ */
+int
+db_exec_state(struct estca_db *db, const char *sql, int nparams,
+    const char *const *params, PGresult **res, char state_out[6], char *msg,
+    size_t msglen, char *detail, size_t len)
+{
 	*res = NULL;
+	if (state_out != NULL)
+		state_out[0] = 0;
+	if (msg != NULL && msglen > 0)
+		msg[0] = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *pr;
 		ExecStatusType st;
@@ -208,6 +226,11 @@ db_exec(struct estca_db *db, const char *sql, int nparams,
 		state = pr != NULL ? PQresultErrorField(pr, PG_DIAG_SQLSTATE) : NULL;
 		r = transient_sqlstate(state) ? ESTCA_ERR_UNAVAILABLE :
 		    ESTCA_ERR_INTERNAL;
+		if (state_out != NULL && state != NULL && strlen(state) == 5)
+			memcpy(state_out, state, 6);
+		if (msg != NULL && msglen > 0 && pr != NULL)
+			estca_one_line(msg, msglen, PQresultErrorField(pr,
+			    PG_DIAG_MESSAGE_PRIMARY));
 		db_set_detail(detail, len, "postgres",
 		    pr != NULL ? PQresultErrorMessage(pr) : PQerrorMessage(db->conn));
 		PQclear(pr);
@@ -249,7 +272,7 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 	    "SELECT name, ca_name, profile, username_dn_field, enroll_mode,"
 	    " dn_part_field, allow_same_key_renewal, serverkeygen,"
 	    " change_subject_name, require_approval, max_failed_attempts,"
-	    " channel_binding"
+	    " channel_binding, ra_register"
 	    " FROM est.alias WHERE name = $1";
 	const char *params[1] = { name };
 	PGresult *res;
@@ -265,7 +288,7 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 		db_set_detail(detail, detaillen, "alias", "no such alias");
 		return ESTCA_ERR_NOT_FOUND;
 	}
-	if (PQnfields(res) != 12 ||
+	if (PQnfields(res) != 13 ||
 	    db_get_text(res, 0, a->name, sizeof(a->name)) != 0 ||
 	    db_get_text(res, 1, a->ca_name, sizeof(a->ca_name)) != 0 ||
 	    db_get_text(res, 2, a->profile, sizeof(a->profile)) != 0 ||
@@ -282,6 +305,7 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 	a->change_subject_name = db_get_bool(res, 8);
 	a->require_approval = db_get_bool(res, 9);
 	a->channel_binding = db_get_bool(res, 11);
+	a->ra_register = db_get_bool(res, 12);
 	errno = 0;
 	v = strtol(PQgetvalue(res, 0, 10), &end, 10);
 	if (PQgetisnull(res, 0, 10) || end == PQgetvalue(res, 0, 10) ||

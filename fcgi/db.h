@@ -49,6 +49,8 @@ struct estca_alias {
 	bool require_approval;
 	int max_failed_attempts;
 	bool channel_binding;     /* clients send tls-unique (008) */
+	bool ra_register;         /* RA members may register end entities
+	                           * (009; the limits are checked in SQL) */
 };
 
 /* Remember conninfo (copied); does not connect. */
@@ -107,6 +109,21 @@ int estca_db_ee_failed(struct estca_db *db, long long id, bool lock,
 /* Use up one enrollment (uses_left - 1, failures cleared).
  * ESTCA_ERR_REFUSED if no use was left. */
 int estca_db_ee_consume(struct estca_db *db, long long id, char *detail,
+    size_t detaillen) ESTCA_WUR;
+
+/*
+ * Register end entity username under alias for RA role member member_id
+ * (009_ra_register.sql: est.ra_register_end_entity checks the alias's
+ * option and limits and the role's quota), inside the open transaction,
+ * with subject (RFC 4514) and sans[0..nsans) ("DNS:x", ...).  0 with *id;
+ * ESTCA_ERR_NOT_FOUND when the name was registered meanwhile (look it up
+ * again); ESTCA_ERR_REFUSED when the limits refuse, with the database's
+ * one-line reason in reason (the transaction is then aborted: roll back).
+ */
+int estca_db_ra_register(struct estca_db *db, const char *alias,
+    long long member_id, const char *username, const char *subject,
+    const char *const *sans, size_t nsans, const char *requester,
+    long long *id, char *reason, size_t reasonlen, char *detail,
     size_t detaillen) ESTCA_WUR;
 
 /* A certificate to record in est.certificate. */

@@ -209,3 +209,78 @@ estca_db_audit(struct estca_db *db, const struct estca_audit_row *a,
 
 	return db_run(db, sql, 7, params, detail, detaillen);
 }
+
+/* sans as a Postgres text[] literal ({"a","b"}, each element quoted with
+ * " and \ escaped); NULL when out of memory. */
+static char *
+text_array(const char *const *v, size_t n)
+{
+	size_t len = 3;
+	char *s, *p;
+
+	for (size_t i = 0; i < n; i++)
+		len += 2 * strlen(v[i]) + 3;
+	if ((s = p = OPENSSL_malloc(len)) == NULL)
+		return NULL;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		*p++ = '"';
+		for (const char *c = v[i]; *c != 0; c++) {
+			if (*c == '"' || *c == '\\')
+				*p++ = '\\';
+			*p++ = *c;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = 0;
+	return s;
+}
+
+int
+estca_db_ra_register(struct estca_db *db, const char *alias,
+    long long member_id, const char *username, const char *subject,
+    const char *const *sans, size_t nsans, const char *requester,
+    long long *id, char *reason, size_t reasonlen, char *detail,
+    size_t detaillen)
+{
+	static const char sql[] =
+	    "SELECT est.ra_register_end_entity($1, $2, $3, $4, $5::text[], $6)";
+	char idtext[24], state[6], *arr;
+	const char *params[6];
+	PGresult *res;
+	int r;
+
+	*id = 0;
+	if ((arr = text_array(sans, nsans)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	snprintf(idtext, sizeof(idtext), "%lld", member_id);
+	params[0] = alias;
+	params[1] = idtext;
+	params[2] = username;
+	params[3] = subject;
+	params[4] = arr;
+	params[5] = requester;
+	r = db_exec_state(db, sql, 6, params, &res, state, reason, reasonlen,
+	    detail, detaillen);
+	OPENSSL_free(arr);
+	if (r != 0)
+		return strcmp(state, "42501") == 0 ? ESTCA_ERR_REFUSED : r;
+	if (PQntuples(res) != 1 || PQnfields(res) != 1) {
+		PQclear(res);
+		db_set_detail(detail, detaillen, "ra_register", "unexpected result");
+		return ESTCA_ERR_INTERNAL;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		db_set_detail(detail, detaillen, "ra_register", "registered meanwhile");
+		return ESTCA_ERR_NOT_FOUND;
+	}
+	r = db_get_ll(res, 0, 0, 0x7fffffffffffffffLL, id);
+	PQclear(res);
+	if (r != 0)
+		db_set_detail(detail, detaillen, "ra_register", "bad id");
+	return r;
+}

@@ -19,6 +19,9 @@ void db_set_detail(char *detail, size_t len, const char *what,
     const char *msg);
 int db_exec(struct estca_db *db, const char *sql, int nparams,
     const char *const *params, PGresult **res, char *detail, size_t len);
+int db_exec_state(struct estca_db *db, const char *sql, int nparams,
+    const char *const *params, PGresult **res, char state[6], char *msg,
+    size_t msglen, char *detail, size_t len);
 int db_get_text(const PGresult *res, int col, char *dst, size_t dstlen);
 bool db_get_bool(const PGresult *res, int col);
 int db_get_ll(const PGresult *res, int row, int col, long long max,

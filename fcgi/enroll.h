@@ -32,6 +32,7 @@ struct enroll {
 	struct estca_queued q; /* the request's place in the approval queue */
 	char auth[80];         /* how it authenticated (approval queue key) */
 	long long approved_id; /* > 0: issuing this approved request */
+	long long ra_member;   /* > 0: the RA role member who authenticated */
 };
 
 /* enroll_issue.c (each documented there) */
@@ -52,5 +53,7 @@ int enroll_proceed(struct enroll *e, const X509_NAME *subject,
 int enroll_set_auth_cert(struct enroll *e, const char *kind, const X509 *x);
 int enroll_ra_authenticate(struct enroll *e);
 int enroll_vendor_authenticate(struct enroll *e, X509 **vendor);
+int enroll_ra_register(struct enroll *e, const X509_NAME *subject,
+    const GENERAL_NAMES *sans, struct estca_end_entity *ee);
 
 #endif

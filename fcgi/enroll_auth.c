@@ -101,9 +101,11 @@ ra_password(struct enroll *e, const char *user, const char *pass,
 			f->password_ok = true;
 			estca_ra_cache_put(&e->ctx->ra_cache, &k, now);
 		}
-		if (f->password_ok)
+		if (f->password_ok) {
 			snprintf(e->auth, sizeof(e->auth), "ra-password:%lld",
 			    m[i].id);
+			e->ra_member = m[i].id;
+		}
 	}
 	OPENSSL_cleanse(m, sizeof(m));
 	return 0;
@@ -198,6 +200,7 @@ ra_cert(struct enroll *e, X509 *client, struct estca_ra_facts *f,
 		f->malformed = true;
 	snprintf(detail, sizeof(detail), "role %s member %lld", m.role, m.id);
 	set_requester(e, "ra-cert", detail);
+	e->ra_member = m.id;
 	return 0;
 }
 
@@ -244,8 +247,82 @@ enroll_ra_authenticate(struct enroll *e)
 	if (r != 0)
 		return r;
 	estca_policy_ra(&h->alias, &f, &d);
-	if (d.err != 0)
+	if (d.err != 0) {
+		e->ra_member = 0;
 		return enroll_refuse(e, d.err, d.reason, d.audit, false);
+	}
+	return 0;
+}
+
+/*
+ * Mode ra with ra_register (009_ra_register.sql): the authenticated RA
+ * member registers the end entity e->username, which is not registered
+ * yet, for subject and sans, inside the open transaction; then it is
+ * looked up and locked into *ee like any other.  The limits (subject,
+ * SAN types and DNS suffixes, the role's quota) are the database's to
+ * check: est.ra_register_end_entity refuses what they do not allow, with
+ * a reason the client gets.  What cannot be written down as the
+ * registration text (a name or SAN whose text would not match it again)
+ * is refused here.  0 with *ee filled; ESTCA_ERR_NOT_FOUND when nothing
+ * was registered and the caller goes on as for an unknown name (no
+ * member, option off); else the refusal was answered (transaction ended).
+ */
+int
+enroll_ra_register(struct enroll *e, const X509_NAME *subject,
+    const GENERAL_NAMES *sans, struct estca_end_entity *ee)
+{
+	const char *a = e->h->alias.name;
+	char subj[ESTCA_DB_DN_MAX + 1], reason[200], detail[300], text[300];
+	char sanbuf[ESTCA_DB_SANS_MAX][300];
+	const char *sanv[ESTCA_DB_SANS_MAX];
+	int n = sans != NULL ? sk_GENERAL_NAME_num(sans) : 0;
+	long long id = 0;
+	int r;
+
+	if (!e->h->alias.ra_register || e->ra_member <= 0)
+		return ESTCA_ERR_NOT_FOUND;
+	if (estca_name_text(subject, subj, sizeof(subj)) != 0 ||
+	    estca_dn_match(subject, subj) != 1)
+		return enroll_refuse(e, ESTCA_ERR_REFUSED, "the subject cannot be "
+		    "registered as RFC 4514 text", "RA registration: subject "
+		    "does not render", true);
+	if (n > ESTCA_DB_SANS_MAX)
+		return enroll_refuse(e, ESTCA_ERR_REFUSED, "too many "
+		    "subjectAltNames", "RA registration: too many SANs", true);
+	for (int i = 0; i < n; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+
+		estca_san_text(gn, sanbuf[i], sizeof(sanbuf[i]));
+		if (estca_san_match(gn, sanbuf[i]) != 1) {
+			snprintf(text, sizeof(text), "RA registration: SAN %.200s "
+			    "cannot be registered", sanbuf[i]);
+			return enroll_refuse(e, ESTCA_ERR_REFUSED, "a "
+			    "subjectAltName of this type or spelling cannot be "
+			    "registered", text, true);
+		}
+		sanv[i] = sanbuf[i];
+	}
+	r = estca_db_ra_register(e->ctx->db, a, e->ra_member, e->username, subj,
+	    sanv, (size_t)n, e->requester, &id, reason, sizeof(reason), detail,
+	    sizeof(detail));
+	if (r == ESTCA_ERR_REFUSED) {
+		/* the function raised: the transaction is aborted */
+		estca_db_rollback(e->ctx->db);
+		snprintf(text, sizeof(text), "RA registration refused: %.200s", reason);
+		return enroll_refuse(e, ESTCA_ERR_REFUSED, reason, text, false);
+	}
+	if (r != 0 && r != ESTCA_ERR_NOT_FOUND)
+		return enroll_db_fail(e, r, "RA registration", detail);
+	if (r == 0)
+		log_info("alias %s: RA member %lld registered end entity %lld "
+		    "\"%s\"", a, e->ra_member, id, e->username);
+	/* registered now, by us or by a concurrent request */
+	r = estca_db_ee_lock(e->ctx->db, a, e->username, 0, ee, detail,
+	    sizeof(detail));
+	if (r != 0)
+		return enroll_db_fail(e, r == ESTCA_ERR_NOT_FOUND ?
+		    ESTCA_ERR_INTERNAL : r, "end entity after RA registration",
+		    detail);
 	return 0;
 }
 

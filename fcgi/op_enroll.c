@@ -169,6 +169,12 @@ initial(struct enroll *e)
 	}
 	r = estca_db_ee_lock(e->ctx->db, a->name, e->username, 0, &ee, detail,
 	    sizeof(detail));
+	/* an RA may register the name first, where the alias lets it */
+	if (r == ESTCA_ERR_NOT_FOUND && a->mode == ESTCA_MODE_RA) {
+		r = enroll_ra_register(e, subject, sans, &ee);
+		if (r != 0 && r != ESTCA_ERR_NOT_FOUND)
+			goto out;
+	}
 	if (r != 0 && r != ESTCA_ERR_NOT_FOUND) {
 		r = enroll_db_fail(e, r, "end entity", detail);
 		goto out;

@@ -334,11 +334,66 @@ refused "switch the triggers off (ALTER TABLE ... DISABLE TRIGGER)" \
 refused "switch the triggers off (session_replication_role)" \
     "SET session_replication_role = replica"
 refused "become estca_dba (SET ROLE)" "SET ROLE estca_dba"
-is "the only est function the web role may call is est.web_restricted()" \
-    "$(sql "SELECT string_agg(p.oid::regprocedure::text, ' ' ORDER BY 1)
+# est.ra_register_end_entity (sql/009): the one way the web role creates an
+# end entity, checking the alias's option, limits and the role's quota
+# itself (below).
+is "the est functions the web role may call: est.web_restricted(), est.ra_register_end_entity" \
+    "$(sql "SELECT string_agg(p.oid::regprocedure::text, ' ' ORDER BY p.oid::regprocedure::text)
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname = 'est' AND has_function_privilege('estca_fcgi', p.oid, 'EXECUTE')")" \
-    "est.web_restricted()"
+    "est.ra_register_end_entity(text,bigint,text,text,text[],text) est.web_restricted()"
+
+# ---- RA registration (sql/009): only within the alias's option and limits ----
+
+check "DBA creates RA alias wrra (registration on: CN=<name>,O=Example, DNS under example.com) and wrra2 (off)" dba "
+SELECT est.create_alias('wrra', 'est', 'device', 'ra');
+SELECT est.create_alias('wrra2', 'est', 'device', 'ra');
+SELECT est.set_alias_ra_register('wrra', true, subject_suffix => ',O=Example',
+    san_types => '{DNS}', dns_suffixes => '{example.com}');
+SELECT est.create_role('wrraops', 'wrra');
+SELECT est.create_role('wrraops2', 'wrra2');
+SELECT est.set_role_register_quota('wrraops', 1);
+SELECT est.set_role_register_quota('wrraops2', 5);
+SELECT est.add_role_member_password('wrraops', 'wr-ra', 'wr-ra-password-1');
+SELECT est.add_role_member_password('wrraops2', 'wr-ra2', 'wr-ra-password-2');"
+note_secret wr-ra-password-1 wr-ra-password-2
+RM=$(sql "SELECT id FROM est.role_member WHERE username = 'wr-ra'")
+RM2=$(sql "SELECT id FROM est.role_member WHERE username = 'wr-ra2'")
+# reg ALIAS MEMBER NAME SUBJECT SANS
+reg_sql="SELECT est.ra_register_end_entity(:'a', :'m', :'n', :'s', :'x'::text[], '127.0.0.1 ra=x')"
+refused "register on an alias without the option (wrra2)" "$reg_sql" \
+    -v a=wrra2 -v m="$RM2" -v n=r-1 -v s=CN=r-1 -v x='{}'
+refused "register on a code alias (wr)" "$reg_sql" \
+    -v a=wr -v m="$RM" -v n=r-1 -v s=CN=r-1,O=Example -v x='{}'
+refused "register in the name of a member of another alias's role" "$reg_sql" \
+    -v a=wrra -v m="$RM2" -v n=r-1 -v s=CN=r-1,O=Example -v x='{}'
+refused "register a subject outside the suffix" "$reg_sql" \
+    -v a=wrra -v m="$RM" -v n=r-1 -v s=CN=r-1,O=Evil -v x='{}'
+refused "register a subject naming someone else" "$reg_sql" \
+    -v a=wrra -v m="$RM" -v n=r-1 -v s=CN=r-2,O=Example -v x='{}'
+refused "register a SAN type the alias does not allow (IP)" "$reg_sql" \
+    -v a=wrra -v m="$RM" -v n=r-1 -v s=CN=r-1,O=Example -v x='{IP:192.0.2.1}'
+refused "register a DNS name outside the suffixes" "$reg_sql" \
+    -v a=wrra -v m="$RM" -v n=r-1 -v s=CN=r-1,O=Example -v x='{DNS:r-1.evil.net}'
+is "... nothing registered" \
+    "$(sql "SELECT count(*) FROM est.end_entity WHERE alias IN ('wrra', 'wrra2')")" 0
+allowed "register within the limits (what a worker does)" "$reg_sql" \
+    -v a=wrra -v m="$RM" -v n=r-1 -v s=CN=r-1,O=Example -v x='{DNS:r-1.example.com}'
+is "... registered: one use, no code, by that member" \
+    "$(sql "SELECT uses_left || ' ' || (code_hash IS NULL) || ' ' || registered_by
+        FROM est.end_entity WHERE alias = 'wrra' AND username = 'r-1'")" "1 true $RM"
+refused "register beyond the role's quota" "$reg_sql" \
+    -v a=wrra -v m="$RM" -v n=r-3 -v s=CN=r-3,O=Example -v x='{}'
+refused "switch RA registration on (est.set_alias_ra_register)" \
+    "SELECT est.set_alias_ra_register('wrra2', true)"
+refused "raise a role's quota (est.set_role_register_quota)" \
+    "SELECT est.set_role_register_quota('wrraops', 1000)"
+refused "raise a role's quota (UPDATE est.role)" \
+    "UPDATE est.role SET register_quota = 1000 WHERE name = 'wrraops'"
+refused "widen an alias's limits (UPDATE est.alias)" \
+    "UPDATE est.alias SET ra_register_subject_suffix = '' WHERE name = 'wrra'"
+is "... one end entity registered in all, quota still 1" \
+    "$(sql "SELECT count(*) FROM est.end_entity WHERE alias IN ('wrra', 'wrra2')") $(sql "SELECT register_quota FROM est.role WHERE name = 'wrraops'")" "1 1"
 
 # ---- the workers' own statements still work -------------------------------------
 
