@@ -40,6 +40,7 @@
 #include <openssl/x509.h>
 #include "enroll.h"
 #include "clientcert.h"
+#include "codehash.h"
 #include "cred.h"
 #include "reply.h"
 #include "status.h"
@@ -196,7 +197,7 @@ initial(struct enroll *e)
 	rf.code_present = code != NULL;
 	if (code_mode && code != NULL) {
 		if (ef.found && ee.has_code)
-			rf.code_ok = estca_crypt_matches(code, ee.code_hash);
+			rf.code_ok = estca_code_matches(code, ee.code_hash);
 		else
 			(void)estca_crypt_matches(code, estca_dummy_hash);
 	}
