@@ -17,7 +17,7 @@
 #   - aliases, schema_migration, the DBA functions, the id sequences,
 #     creating objects in est, switching triggers off.
 # Each must fail with SQLSTATE 42501 and leave the rows as they were.  Then
-# the workers' own statements (fcgi/db.c) still work as that role, and the
+# the workers' own statements (fcgi/db_*.c) still work as that role, and the
 # same through the rig with curl: an enrollment uses one use, wrong codes
 # count and lock at the alias's limit, the approval queue issues; the DBA
 # functions still work.
