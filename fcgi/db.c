@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 #include "str.h"
 #include "db_int.h"
+#include "cred.h"
 
 /* Statements prepared on the current connection, by their text. */
 #define DB_PREPARED_MAX 64
@@ -272,7 +273,7 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 	    "SELECT name, ca_name, profile, username_dn_field, enroll_mode,"
 	    " dn_part_field, allow_same_key_renewal, serverkeygen,"
 	    " change_subject_name, require_approval, max_failed_attempts,"
-	    " channel_binding, ra_register"
+	    " channel_binding, ra_register, array_to_string(digest_algorithms, ' ')"
 	    " FROM est.alias WHERE name = $1";
 	const char *params[1] = { name };
 	PGresult *res;
@@ -288,7 +289,7 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 		db_set_detail(detail, detaillen, "alias", "no such alias");
 		return ESTCA_ERR_NOT_FOUND;
 	}
-	if (PQnfields(res) != 13 ||
+	if (PQnfields(res) != 14 ||
 	    db_get_text(res, 0, a->name, sizeof(a->name)) != 0 ||
 	    db_get_text(res, 1, a->ca_name, sizeof(a->ca_name)) != 0 ||
 	    db_get_text(res, 2, a->profile, sizeof(a->profile)) != 0 ||
@@ -306,6 +307,22 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 	a->require_approval = db_get_bool(res, 9);
 	a->channel_binding = db_get_bool(res, 11);
 	a->ra_register = db_get_bool(res, 12);
+	{
+		/* "SHA-256 MD5": the offered Digest algorithms, in order */
+		const char *dv = PQgetisnull(res, 0, 13) ? "" : PQgetvalue(res, 0, 13);
+
+		while (*dv != 0 && a->ndigest < 2) {
+			size_t l = strcspn(dv, " ");
+
+			if (l == 7 && strncmp(dv, "SHA-256", 7) == 0)
+				a->digest[a->ndigest++] = ESTCA_DIGEST_SHA256;
+			else if (l == 3 && strncmp(dv, "MD5", 3) == 0)
+				a->digest[a->ndigest++] = ESTCA_DIGEST_MD5;
+			dv += l;
+			while (*dv == ' ')
+				dv++;
+		}
+	}
 	errno = 0;
 	v = strtol(PQgetvalue(res, 0, 10), &end, 10);
 	if (PQgetisnull(res, 0, 10) || end == PQgetvalue(res, 0, 10) ||

@@ -51,6 +51,9 @@ struct estca_alias {
 	bool channel_binding;     /* clients send tls-unique (008) */
 	bool ra_register;         /* RA members may register end entities
 	                           * (009; the limits are checked in SQL) */
+	int digest[2];            /* Digest algorithms offered, in order
+	                           * (enum estca_digest_alg, 010) */
+	size_t ndigest;
 };
 
 /* Remember conninfo (copied); does not connect. */
@@ -172,6 +175,23 @@ struct estca_ra_member {
 	char password_hash[ESTCA_DB_HASH_MAX + 1];   /* "" when none; wiped */
 };
 #define ESTCA_DB_RA_MEMBERS_MAX 8
+
+/*
+ * Digest (010_digest.sql): the nonce key (est.digest_key) into key (at
+ * most keycap bytes, *keylen set); the members called username of the
+ * roles of alias with an HA1 for algorithm ("SHA-256", "MD5"), the HA1 in
+ * password_hash (wiped by the caller), as estca_db_ra_password_members;
+ * and recording a used (nonce, nc) until expires (seconds since the
+ * epoch): ESTCA_ERR_REFUSED when it was used before (a replay).
+ */
+int estca_db_digest_key(struct estca_db *db, unsigned char *key, size_t keycap,
+    size_t *keylen, char *detail, size_t detaillen) ESTCA_WUR;
+int estca_db_ra_digest_members(struct estca_db *db, const char *alias,
+    const char *username, const char *algorithm, struct estca_ra_member *m,
+    size_t *n, char *detail, size_t detaillen) ESTCA_WUR;
+int estca_db_digest_nonce_use(struct estca_db *db, const char *nonce,
+    const char *nc, long long expires, char *detail, size_t detaillen)
+    ESTCA_WUR;
 
 /*
  * The members called username that have a password, in the roles of

@@ -226,3 +226,107 @@ estca_db_vendor_cas(struct estca_db *db, const char *alias,
 	PQclear(res);
 	return r;
 }
+
+int
+estca_db_digest_key(struct estca_db *db, unsigned char *key, size_t keycap,
+    size_t *keylen, char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "SELECT encode(key, 'hex') FROM est.digest_key WHERE id = 1";
+	PGresult *res;
+	unsigned char *k;
+	long len = 0;
+	int r;
+
+	*keylen = 0;
+	if ((r = db_exec(db, sql, 0, NULL, &res, detail, detaillen)) != 0)
+		return r;
+	if (PQntuples(res) != 1 || PQnfields(res) != 1 ||
+	    (k = OPENSSL_hexstr2buf(PQgetvalue(res, 0, 0), &len)) == NULL) {
+		PQclear(res);
+		db_set_detail(detail, detaillen, "digest_key", "no usable key row");
+		return ESTCA_ERR_INTERNAL;
+	}
+	PQclear(res);
+	if (len <= 0 || (size_t)len > keycap) {
+		OPENSSL_clear_free(k, (size_t)(len > 0 ? len : 0));
+		db_set_detail(detail, detaillen, "digest_key", "key size");
+		return ESTCA_ERR_INTERNAL;
+	}
+	memcpy(key, k, (size_t)len);
+	*keylen = (size_t)len;
+	OPENSSL_clear_free(k, (size_t)len);
+	return 0;
+}
+
+int
+estca_db_ra_digest_members(struct estca_db *db, const char *alias,
+    const char *username, const char *algorithm, struct estca_ra_member *m,
+    size_t *n, char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "SELECT m.id, r.name, d.ha1 FROM est.role_member m"
+	    " JOIN est.role r ON r.id = m.role"
+	    " JOIN est.role_member_digest d ON d.member = m.id"
+	    " WHERE r.alias = $1 AND m.username = $2 AND d.algorithm = $3"
+	    " AND d.realm = 'estca ' || $1 ORDER BY m.id LIMIT 8";
+	const char *params[3] = { alias, username, algorithm };
+	PGresult *res;
+	int rows, r;
+
+	*n = 0;
+	if ((r = db_exec(db, sql, 3, params, &res, detail, detaillen)) != 0)
+		return r;
+	rows = PQntuples(res);
+	if (PQnfields(res) != 3 || rows > ESTCA_DB_RA_MEMBERS_MAX) {
+		PQclear(res);
+		db_set_detail(detail, detaillen, "role_member_digest", "unexpected result");
+		return ESTCA_ERR_INTERNAL;
+	}
+	for (int i = 0; i < rows; i++) {
+		struct estca_ra_member *x = &m[i];
+
+		memset(x, 0, sizeof(*x));
+		if (db_get_ll(res, i, 0, 0x7fffffffffffffffLL, &x->id) != 0 ||
+		    estca_str_copy(x->role, sizeof(x->role),
+		    PQgetvalue(res, i, 1)) != 0 ||
+		    estca_str_copy(x->password_hash, sizeof(x->password_hash),
+		    PQgetvalue(res, i, 2)) != 0) {
+			PQclear(res);
+			for (int k = 0; k <= i; k++)
+				OPENSSL_cleanse(&m[k], sizeof(m[k]));
+			db_set_detail(detail, detaillen, "role_member_digest", "row does not fit");
+			return ESTCA_ERR_INTERNAL;
+		}
+	}
+	PQclear(res);
+	*n = (size_t)rows;
+	return 0;
+}
+
+int
+estca_db_digest_nonce_use(struct estca_db *db, const char *nonce,
+    const char *nc, long long expires, char *detail, size_t detaillen)
+{
+	static const char purge[] =
+	    "DELETE FROM est.digest_nonce_used WHERE expires_at < now() - interval '1 minute'";
+	static const char sql[] =
+	    "INSERT INTO est.digest_nonce_used (nonce, nc, expires_at)"
+	    " VALUES ($1, $2, to_timestamp($3::double precision))"
+	    " ON CONFLICT DO NOTHING";
+	char exp[24];
+	const char *params[3] = { nonce, nc, exp };
+	PGresult *res;
+	int r;
+
+	/* best effort: old rows only take room */
+	(void)db_run(db, purge, 0, NULL, detail, detaillen);
+	snprintf(exp, sizeof(exp), "%lld", expires);
+	if ((r = db_exec(db, sql, 3, params, &res, detail, detaillen)) != 0)
+		return r;
+	r = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : ESTCA_ERR_REFUSED;
+	PQclear(res);
+	if (r != 0)
+		db_set_detail(detail, detaillen, "digest nonce", "used before");
+	return r;
+}

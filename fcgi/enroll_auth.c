@@ -205,6 +205,148 @@ ra_cert(struct enroll *e, X509 *client, struct estca_ra_facts *f,
 }
 
 /*
+ * A 401 of an alias that offers Digest: one challenge per algorithm, in
+ * the alias's order, each with a fresh nonce (stale=true when the client's
+ * nonce was ours but too old), into h->www_auth next to Basic (reply.c).
+ * Best effort: without the key the client sees Basic alone.
+ */
+static void
+digest_challenges(struct enroll *e, bool stale)
+{
+	struct estca_http *h = e->h;
+	unsigned char key[64];
+	char realm[ESTCA_DB_NAME_MAX + 8], nonce[ESTCA_DIGEST_NONCE_LEN + 1];
+	char detail[300];
+	size_t keylen = 0, o = 0;
+
+	h->www_auth[0] = 0;
+	if (h->alias.ndigest == 0)
+		return;
+	if (estca_db_digest_key(e->ctx->db, key, sizeof(key), &keylen, detail,
+	    sizeof(detail)) != 0) {
+		log_err("alias %s: no Digest challenge: %s", h->alias.name, detail);
+		return;
+	}
+	snprintf(realm, sizeof(realm), "estca %s", h->alias.name);
+	for (size_t i = 0; i < h->alias.ndigest; i++) {
+		int n;
+
+		if (estca_digest_nonce_make(key, keylen, realm, (long long)time(NULL),
+		    nonce, sizeof(nonce)) != 0)
+			break;
+		n = snprintf(h->www_auth + o, sizeof(h->www_auth) - o,
+		    "WWW-Authenticate: Digest realm=\"%s\", qop=\"auth\", "
+		    "algorithm=%s, nonce=\"%s\"%s\r\n", realm,
+		    estca_digest_alg_name((enum estca_digest_alg)h->alias.digest[i]),
+		    nonce, stale ? ", stale=true" : "");
+		if (n < 0 || (size_t)n >= sizeof(h->www_auth) - o) {
+			h->www_auth[o] = 0;
+			break;
+		}
+		o += (size_t)n;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+}
+
+/* A Digest failure: 401 with the challenges. */
+static int
+digest_refuse(struct enroll *e, const char *reason, const char *audit,
+    bool stale)
+{
+	digest_challenges(e, stale);
+	return enroll_refuse(e, ESTCA_WEB_ERR_AUTH, reason, audit, false);
+}
+
+/*
+ * HTTP Digest (RFC 7616, qop=auth) of an RA member, on an alias that
+ * offers it: the header parsed, the algorithm offered, the realm the
+ * alias's, the uri the request's, the nonce ours and fresh, the response
+ * right for one member called username (HA1 from est.role_member_digest;
+ * an unknown user costs the same hashing), and (nonce, nc) never used
+ * before by any worker.  0 when the member authenticated (e->auth,
+ * e->ra_member, requester set); else the 401 was answered.
+ */
+static int
+ra_digest(struct enroll *e, const struct estca_digest *dg)
+{
+	struct estca_http *h = e->h;
+	struct estca_ra_member m[ESTCA_DB_RA_MEMBERS_MAX];
+	const char *uri = FCGX_GetParam("REQUEST_URI", h->fx->envp);
+	unsigned char key[64];
+	char realm[ESTCA_DB_NAME_MAX + 8], detail[300], text[300];
+	size_t keylen = 0, n = 0;
+	long long issued = 0;
+	bool offered = false, ok = false;
+	enum estca_nonce_state ns;
+	int r;
+
+	set_requester(e, "ra-digest", dg->username);
+	for (size_t i = 0; i < h->alias.ndigest; i++)
+		offered |= h->alias.digest[i] == (int)dg->alg;
+	if (!offered)
+		return digest_refuse(e, "Digest algorithm not offered",
+		    "RA Digest with an algorithm the alias does not offer", false);
+	snprintf(realm, sizeof(realm), "estca %s", h->alias.name);
+	if (strcmp(dg->realm, realm) != 0 || uri == NULL ||
+	    strcmp(dg->uri, uri) != 0)
+		return digest_refuse(e, "unusable Digest credentials",
+		    "RA Digest for another realm or uri", false);
+	r = estca_db_digest_key(e->ctx->db, key, sizeof(key), &keylen, detail,
+	    sizeof(detail));
+	if (r != 0)
+		return enroll_db_fail(e, r, "Digest key", detail);
+	ns = estca_digest_nonce_check(key, keylen, realm, dg->nonce,
+	    (long long)time(NULL), &issued);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (ns == ESTCA_NONCE_BAD)
+		return digest_refuse(e, "unusable Digest credentials",
+		    "RA Digest nonce not ours", false);
+	if (ns == ESTCA_NONCE_STALE)
+		return digest_refuse(e, "Digest nonce expired; answer the new "
+		    "challenge", "RA Digest nonce stale", true);
+	r = estca_db_ra_digest_members(e->ctx->db, h->alias.name, dg->username,
+	    estca_digest_alg_name(dg->alg), m, &n, detail, sizeof(detail));
+	if (r != 0)
+		return enroll_db_fail(e, r, "RA Digest members", detail);
+	if (n == 0) {
+		static const char zero[65] =
+		    "0000000000000000000000000000000000000000000000000000000000000000";
+		char dummy[65];
+
+		snprintf(dummy, sizeof(dummy), "%.*s",
+		    (int)estca_digest_hex_len(dg->alg), zero);
+		(void)estca_digest_check(dg, dummy, h->method);
+	}
+	for (size_t i = 0; i < n && !ok; i++) {
+		if (estca_digest_check(dg, m[i].password_hash, h->method)) {
+			ok = true;
+			snprintf(e->auth, sizeof(e->auth), "ra-password:%lld",
+			    m[i].id);
+			e->ra_member = m[i].id;
+		}
+	}
+	OPENSSL_cleanse(m, sizeof(m));
+	if (!ok) {
+		snprintf(text, sizeof(text), "%s (Digest %s)", n > 0 ?
+		    "wrong RA password" : "unknown RA user or no Digest verifier",
+		    estca_digest_alg_name(dg->alg));
+		return digest_refuse(e, "unknown RA user or wrong password", text,
+		    false);
+	}
+	r = estca_db_digest_nonce_use(e->ctx->db, dg->nonce, dg->nc,
+	    issued + ESTCA_DIGEST_NONCE_LIFETIME, detail, sizeof(detail));
+	if (r == ESTCA_ERR_REFUSED) {
+		e->ra_member = 0;
+		e->auth[0] = 0;
+		return digest_refuse(e, "Digest nonce count already used",
+		    "RA Digest replayed (nonce and nc used before)", false);
+	}
+	if (r != 0)
+		return enroll_db_fail(e, r, "Digest nonce", detail);
+	return 0;
+}
+
+/*
  * Mode ra: who is the RA?  Basic credentials when an Authorization header
  * came, else the TLS client certificate.  0 when an RA role member of the
  * alias authenticated; else the refusal was answered (401 or 403).
@@ -223,6 +365,20 @@ enroll_ra_authenticate(struct enroll *e)
 
 	memset(&f, 0, sizeof(f));
 	user[0] = pass[0] = 0;
+	if (authz != NULL && authz[0] != 0 && h->alias.ndigest > 0) {
+		struct estca_digest dg;
+
+		r = estca_digest_parse(authz, &dg);
+		if (r == 0) {
+			r = ra_digest(e, &dg);
+			OPENSSL_cleanse(&dg, sizeof(dg));
+			return r;
+		}
+		if (r == ESTCA_ERR_MALFORMED)
+			return digest_refuse(e, "unusable Digest credentials",
+			    "RA Digest credentials malformed", false);
+		r = 0;
+	}
 	if (authz != NULL && authz[0] != 0) {
 		f.how = ESTCA_RA_BASIC;
 		if (estca_basic_parse(authz, user, pass) != 0) {
@@ -249,6 +405,8 @@ enroll_ra_authenticate(struct enroll *e)
 	estca_policy_ra(&h->alias, &f, &d);
 	if (d.err != 0) {
 		e->ra_member = 0;
+		if (d.err == ESTCA_WEB_ERR_AUTH)
+			digest_challenges(e, false);
 		return enroll_refuse(e, d.err, d.reason, d.audit, false);
 	}
 	return 0;

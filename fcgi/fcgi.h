@@ -52,6 +52,8 @@ struct estca_http {
 	char body_why[160];         /* ... in one client-safe line */
 	/* Filled by a handler that returns an error: */
 	char reason[200];           /* for the client (one line); "" = default */
+	char www_auth[1024];        /* a 401's WWW-Authenticate lines besides
+	                             * Basic (Digest challenges), "" none */
 	char detail[512];           /* for the log only; may name paths, hosts */
 };
 

@@ -55,8 +55,20 @@ request_csr(struct enroll *e)
 	char why[200], text[260];
 	int r;
 
-	if (h->body_err != 0)
+	if (h->body_err != 0) {
+		const char *authz = FCGX_GetParam("HTTP_AUTHORIZATION", h->fx->envp);
+
+		/*
+		 * A Digest client (curl --digest) sends its first request
+		 * with an empty body and expects the challenge: on an RA
+		 * alias that offers Digest, ask for credentials first.
+		 */
+		if (h->alias.mode == ESTCA_MODE_RA && h->alias.ndigest > 0 &&
+		    (authz == NULL || authz[0] == 0) &&
+		    (r = enroll_ra_authenticate(e)) != 0)
+			return r;
 		return enroll_refuse(e, h->body_err, h->body_why, h->body_why, false);
+	}
 	if (!estca_media_type_is(FCGX_GetParam("CONTENT_TYPE", h->fx->envp),
 	    "application/pkcs10"))
 		return enroll_refuse(e, ESTCA_WEB_ERR_MEDIA_TYPE,

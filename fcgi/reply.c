@@ -91,17 +91,19 @@ int
 estca_http_reply_error(struct estca_http *h, int err)
 {
 	const struct estca_status *st = estca_status_of(err);
-	char extra[160] = "", body[sizeof(h->reason) + 1];
+	char extra[160 + sizeof(h->www_auth)] = "", body[sizeof(h->reason) + 1];
 	size_t n = 0;
 
 	if (st->http == 405 && h->route.allow != NULL)
 		n = (size_t)snprintf(extra, sizeof(extra), "Allow: %s\r\n",
 		    h->route.allow);
 	/* the alias name is [A-Za-z0-9_-] (route.c), safe in a quoted string */
+	/* Basic always; Digest challenges where the alias offers them
+	 * (filled by enroll_auth.c; RFC 9110 11.6.1: one header each) */
 	if (st->http == 401)
 		n = (size_t)snprintf(extra, sizeof(extra),
-		    "WWW-Authenticate: Basic realm=\"estca %s\"\r\n",
-		    h->route.alias[0] ? h->route.alias : "est");
+		    "WWW-Authenticate: Basic realm=\"estca %s\"\r\n%s",
+		    h->route.alias[0] ? h->route.alias : "est", h->www_auth);
 	if (st->retry_after > 0 && n < sizeof(extra))
 		snprintf(extra + n, sizeof(extra) - n, "Retry-After: %d\r\n",
 		    st->retry_after);

@@ -117,9 +117,106 @@ test_cred(void)
 	OPENSSL_free(cache);
 }
 
+/* ---- HTTP Digest (RFC 7616) ----------------------------------------------- */
+
+static void
+test_digest(void)
+{
+	/* RFC 7616 3.9.1: Mufasa, "Circle of Life", GET /dir/index.html */
+	static const char rfc_md5[] = "Digest username=\"Mufasa\", "
+	    "realm=\"http-auth@example.org\", uri=\"/dir/index.html\", "
+	    "algorithm=MD5, nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", "
+	    "nc=00000001, cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\", "
+	    "qop=auth, response=\"8ca523f5e9506fed4657c9700eebdbec\", "
+	    "opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
+	static const char rfc_sha[] = "digest username=\"Mufasa\", "
+	    "realm=\"http-auth@example.org\", uri=\"/dir/index.html\", "
+	    "algorithm=SHA-256, nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", "
+	    "nc=00000001, cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\", "
+	    "qop=auth, response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\", "
+	    "opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
+	static const char *const bad[] = {
+		/* no qop, qop=auth-int, -sess, userhash, nc not 8 hex,
+		 * response of the wrong length, a repeated field, no uri */
+		"Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"/\", "
+		    "response=\"00000000000000000000000000000000\", nc=00000001, cnonce=\"c\"",
+		"Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"/\", qop=auth-int, "
+		    "response=\"00000000000000000000000000000000\", nc=00000001, cnonce=\"c\"",
+		"Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"/\", qop=auth, "
+		    "algorithm=MD5-sess, response=\"00000000000000000000000000000000\", "
+		    "nc=00000001, cnonce=\"c\"",
+		"Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"/\", qop=auth, "
+		    "userhash=true, response=\"00000000000000000000000000000000\", "
+		    "nc=00000001, cnonce=\"c\"",
+		"Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"/\", qop=auth, "
+		    "response=\"00000000000000000000000000000000\", nc=1, cnonce=\"c\"",
+		"Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"/\", qop=auth, "
+		    "algorithm=SHA-256, response=\"00000000000000000000000000000000\", "
+		    "nc=00000001, cnonce=\"c\"",
+		"Digest username=\"u\", username=\"v\", realm=\"r\", nonce=\"n\", uri=\"/\", "
+		    "qop=auth, response=\"00000000000000000000000000000000\", nc=00000001, cnonce=\"c\"",
+		"Digest username=\"u\", realm=\"r\", nonce=\"n\", qop=auth, "
+		    "response=\"00000000000000000000000000000000\", nc=00000001, cnonce=\"c\"",
+		"Digest username=\"u\x01\", realm=\"r\", nonce=\"n\", uri=\"/\", qop=auth, "
+		    "response=\"00000000000000000000000000000000\", nc=00000001, cnonce=\"c\"",
+		"Digest username=\"unterminated",
+	};
+	struct estca_digest d;
+	char ha1[65], nonce[ESTCA_DIGEST_NONCE_LEN + 1];
+	unsigned char key[32], key2[32];
+	long long issued = 0;
+
+	tap_ok(estca_digest_parse("Basic ZXN0YWRtaW46Zm9vMTIz", &d) == ESTCA_ERR_NOT_FOUND,
+	    "digest: Basic is another scheme");
+	tap_ok(estca_digest_parse(rfc_md5, &d) == 0 && d.alg == ESTCA_DIGEST_MD5 &&
+	    strcmp(d.username, "Mufasa") == 0 && strcmp(d.uri, "/dir/index.html") == 0,
+	    "digest: RFC 7616 3.9.1 MD5 header parses");
+	tap_ok(estca_digest_ha1(ESTCA_DIGEST_MD5, "Mufasa", "http-auth@example.org",
+	    "Circle of Life", ha1) == 0 && estca_digest_check(&d, ha1, "GET"),
+	    "digest: RFC 7616 MD5 response verifies");
+	tap_ok(!estca_digest_check(&d, ha1, "POST"), "digest: another method fails");
+	tap_ok(estca_digest_ha1(ESTCA_DIGEST_MD5, "Mufasa", "http-auth@example.org",
+	    "Circle of life", ha1) == 0 && !estca_digest_check(&d, ha1, "GET"),
+	    "digest: another password fails");
+	tap_ok(estca_digest_parse(rfc_sha, &d) == 0 && d.alg == ESTCA_DIGEST_SHA256,
+	    "digest: RFC 7616 3.9.1 SHA-256 header parses (scheme any case)");
+	tap_ok(estca_digest_ha1(ESTCA_DIGEST_SHA256, "Mufasa", "http-auth@example.org",
+	    "Circle of Life", ha1) == 0 && estca_digest_check(&d, ha1, "GET"),
+	    "digest: RFC 7616 SHA-256 response verifies");
+	tap_ok(!estca_digest_check(&d, "00", "GET"), "digest: a short HA1 fails");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tap_ok(estca_digest_parse(bad[i], &d) == ESTCA_ERR_MALFORMED,
+		    "digest: malformed header %zu refused", i);
+	}
+
+	memset(key, 0x42, sizeof(key));
+	memset(key2, 0x43, sizeof(key2));
+	tap_ok(estca_digest_nonce_make(key, sizeof(key), "estca est", 1000000,
+	    nonce, sizeof(nonce)) == 0 && strlen(nonce) == ESTCA_DIGEST_NONCE_LEN,
+	    "nonce: made");
+	tap_ok(estca_digest_nonce_check(key, sizeof(key), "estca est", nonce,
+	    1000010, &issued) == ESTCA_NONCE_OK && issued == 1000000,
+	    "nonce: fresh, its time read back");
+	tap_ok(estca_digest_nonce_check(key, sizeof(key), "estca est", nonce,
+	    1000000 + ESTCA_DIGEST_NONCE_LIFETIME + 1, &issued) == ESTCA_NONCE_STALE,
+	    "nonce: stale after the lifetime");
+	tap_ok(estca_digest_nonce_check(key, sizeof(key), "estca other", nonce,
+	    1000010, &issued) == ESTCA_NONCE_BAD, "nonce: another realm's is bad");
+	tap_ok(estca_digest_nonce_check(key2, sizeof(key2), "estca est", nonce,
+	    1000010, &issued) == ESTCA_NONCE_BAD, "nonce: another key's is bad");
+	tap_ok(estca_digest_nonce_check(key, sizeof(key), "estca est", nonce,
+	    1000000 - 3600, &issued) == ESTCA_NONCE_BAD, "nonce: from the future is bad");
+	nonce[0] = nonce[0] == '0' ? '1' : '0';
+	tap_ok(estca_digest_nonce_check(key, sizeof(key), "estca est", nonce,
+	    1000010, &issued) == ESTCA_NONCE_BAD, "nonce: a changed time is bad");
+	tap_ok(estca_digest_nonce_check(key, sizeof(key), "estca est", "abc",
+	    1000010, &issued) == ESTCA_NONCE_BAD, "nonce: too short is bad");
+}
+
 int
 main(void)
 {
 	test_cred();
+	test_digest();
 	return tap_done();
 }
