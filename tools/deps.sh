@@ -17,6 +17,9 @@ PACKAGES=(
 	apache2 libapache2-mod-fcgid
 	lighttpd lighttpd-mod-openssl
 	curl openssl ca-certificates python3
+	# make fuzz and CI's fuzz step (fuzz/build.sh): clang and its libFuzzer
+	# runtime (libclang_rt.fuzzer, only recommended by clang-14)
+	clang libclang-rt-14-dev
 	# make bench (bench/bench-e2e.sh): load tools, CSRs in bulk
 	apache2-utils wrk python3-cryptography
 )

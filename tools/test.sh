@@ -6,6 +6,8 @@
 #      integration tests that go through a web server once more there,
 #      behind lighttpd (Apache is the default)
 #   3. an AddressSanitizer + UBSan build in build-asan/ and `make check` there
+#   4. the libFuzzer harnesses (fuzz/) built with clang in build-fuzz/ and
+#      each run briefly (FUZZ_SECONDS, default 10 here)
 #
 # Each test program or script of each run counts once.  The logs of failed
 # tests are shown; the last line of output is always "N passed, N failed"
@@ -148,6 +150,34 @@ export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=1:stri
 export LSAN_OPTIONS="suppressions=$srcdir/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite asan "$srcdir/build-asan" --sanitizers --werror
+
+# fuzz_suite BUILDDIR: build the libFuzzer harnesses (fuzz/build.sh) and
+# run each for FUZZ_SECONDS (10 by default here; make fuzz runs longer).
+# Each harness counts once; a failed build counts as one failed test.
+fuzz_suite() {
+	local b=$1 name line
+	echo "== fuzz: build in $b"
+	mkdir -p "$b"
+	if ! "$srcdir/fuzz/build.sh" "$b" >"$b/build.out" 2>&1; then
+		tail -n 40 "$b/build.out"
+		failed=$((failed + 1))
+		failures+=("build [fuzz]")
+		return
+	fi
+	echo "== fuzz: ${FUZZ_SECONDS:-10} s each"
+	while IFS= read -r line; do
+		echo "$line"
+		case $line in
+		PASS:*) passed=$((passed + 1)) ;;
+		FAIL:*)
+			name=${line#FAIL: }
+			failed=$((failed + 1))
+			failures+=("fuzz_${name%% *} [fuzz]")
+			;;
+		esac
+	done < <(FUZZ_SECONDS=${FUZZ_SECONDS:-10} "$srcdir/fuzz/run.sh" "$b")
+}
+fuzz_suite "$srcdir/build-fuzz"
 
 summary
 [ "$failed" -eq 0 ]
