@@ -7,7 +7,7 @@
 #   static    GET of a file in the web server's document root (the ceiling)
 #   cacerts   GET /.well-known/est/cacerts
 #   ra        simpleenroll, RA with HTTP Basic (alias benchra, mode ra)
-#   code      simpleenroll, a one-time est.new_enrollment_code() code
+#   code      simpleenroll, a one-time code from est.issue_enrollment_code()
 #   renew     simplereenroll with a TLS client certificate
 #   skg       serverkeygen, P-256, RA with HTTP Basic
 #
@@ -120,13 +120,14 @@ register_ra() {
 	EOF
 }
 
-# register_code PREFIX N: N end entities of alias est with a generated
-# one-time code -> lines "USERNAME CODE".
+# register_code PREFIX N: N end entities of alias est, each with a
+# one-time code the CA generates (est.issue_enrollment_code: the fast
+# salted hash) -> lines "USERNAME CODE".
 register_code() {
 	dba -F ' ' -v p="$1" -v n="$2" <<-'EOF'
-	SELECT u, c FROM (SELECT :'p' || g AS u, est.new_enrollment_code() AS c
-	                    FROM generate_series(1, :n) g) s
-	 WHERE est.register_end_entity('est', u, NULL, '{}', c, 1) IS NOT NULL;
+	SELECT u, est.issue_enrollment_code('est', u, 1)
+	  FROM (SELECT :'p' || g AS u FROM generate_series(1, :n) g) s
+	 WHERE est.register_end_entity('est', u, NULL, '{}', NULL, 1) IS NOT NULL;
 	EOF
 }
 

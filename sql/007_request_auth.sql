@@ -88,8 +88,14 @@ BEGIN
 END
 $$;
 
--- CREATE OR REPLACE resets a function's settings: pin them again.
-DO $pin$
+-- Pin a function's search_path to pg_catalog and pgcrypto's schema
+-- (wherever CREATE EXTENSION put it) and take it from PUBLIC: what every
+-- migration does to the functions it creates or replaces (CREATE OR
+-- REPLACE resets the settings).  Only the migrations call it.
+CREATE FUNCTION est.pin_functions(signatures text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
 	crypto_schema text;
 	f text;
@@ -98,16 +104,19 @@ BEGIN
 	  FROM pg_catalog.pg_extension x
 	  JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
 	 WHERE x.extname = 'pgcrypto';
-	FOREACH f IN ARRAY ARRAY[
-	    'est.check_bcrypt_secret(text, text, integer)',
-	    'est.hash_enrollment_code(text)',
-	    'est.hash_role_password(text)'] LOOP
+	FOREACH f IN ARRAY signatures LOOP
 		EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',
 		    f, crypto_schema);
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;
 END
-$pin$;
+$$;
+REVOKE ALL ON FUNCTION est.pin_functions(text[]) FROM PUBLIC;
+
+SELECT est.pin_functions(ARRAY[
+	    'est.check_bcrypt_secret(text, text, integer)',
+	    'est.hash_enrollment_code(text)',
+	    'est.hash_role_password(text)']);
 
 -- The web tier writes the new column when it queues a request (006 made
 -- its INSERT privilege column by column).

@@ -257,25 +257,10 @@ BEGIN
 END
 $$;
 
-DO $pin$
-DECLARE
-	crypto_schema text;
-	f text;
-BEGIN
-	SELECT n.nspname INTO STRICT crypto_schema
-	  FROM pg_catalog.pg_extension x
-	  JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
-	 WHERE x.extname = 'pgcrypto';
-	FOREACH f IN ARRAY ARRAY[
+SELECT est.pin_functions(ARRAY[
 	    'est.ra_register_end_entity(text, bigint, text, text, text[], text)',
 	    'est.set_alias_ra_register(text, boolean, text, text, text[], text[], integer, boolean)',
-	    'est.set_role_register_quota(text, integer)'] LOOP
-		EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',
-		    f, crypto_schema);
-		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
-	END LOOP;
-END
-$pin$;
+	    'est.set_role_register_quota(text, integer)']);
 
 GRANT EXECUTE ON FUNCTION
 	est.set_alias_ra_register(text, boolean, text, text, text[], text[], integer, boolean),

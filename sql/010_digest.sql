@@ -144,26 +144,11 @@ BEGIN
 END
 $$;
 
-DO $pin$
-DECLARE
-	crypto_schema text;
-	f text;
-BEGIN
-	SELECT n.nspname INTO STRICT crypto_schema
-	  FROM pg_catalog.pg_extension x
-	  JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
-	 WHERE x.extname = 'pgcrypto';
-	FOREACH f IN ARRAY ARRAY[
+SELECT est.pin_functions(ARRAY[
 	    'est.store_member_digest(bigint, text)',
 	    'est.add_role_member_password(text, text, text)',
 	    'est.set_role_member_password(text, text, text)',
-	    'est.set_alias_digest(text, text[])'] LOOP
-		EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',
-		    f, crypto_schema);
-		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
-	END LOOP;
-END
-$pin$;
+	    'est.set_alias_digest(text, text[])']);
 
 GRANT EXECUTE ON FUNCTION est.set_alias_digest(text, text[]) TO estca_dba;
 -- (add_ and set_role_member_password keep their grants to estca_dba.)

@@ -46,18 +46,6 @@ BEGIN
 END
 $$;
 
-DO $pin$
-DECLARE
-	crypto_schema text;
-BEGIN
-	SELECT n.nspname INTO STRICT crypto_schema
-	  FROM pg_catalog.pg_extension x
-	  JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
-	 WHERE x.extname = 'pgcrypto';
-	EXECUTE format('ALTER FUNCTION est.issue_enrollment_code(text, text, integer) '
-	    'SET search_path = pg_catalog, %I, pg_temp', crypto_schema);
-	REVOKE ALL ON FUNCTION est.issue_enrollment_code(text, text, integer) FROM PUBLIC;
-END
-$pin$;
+SELECT est.pin_functions(ARRAY['est.issue_enrollment_code(text, text, integer)']);
 
 GRANT EXECUTE ON FUNCTION est.issue_enrollment_code(text, text, integer) TO estca_dba;
