@@ -156,10 +156,10 @@ eng_pipelined(struct eng_arg *a)
 			goto out;
 		}
 		inflight--;
-		if (estca_reply_decode(p, n, &rep) == 0 &&
+		if (estca_wire_reply_decode(p, n, &rep) == 0 &&
 		    estca_wire_get_int(rep->status, &st) == 0 && st == 0 &&
-		    estca_reply_ncerts(rep) == 1 &&
-		    estca_reply_cert_der(rep, 0, &der, &len) == 0) {
+		    estca_wire_reply_ncerts(rep) == 1 &&
+		    estca_wire_reply_cert_der(rep, 0, &der, &len) == 0) {
 			a->c.ops++;
 			check_first(a, der, len);
 		} else {

@@ -58,7 +58,7 @@ op_chain(struct signd *sd, const ESTCA_REQ *q, ESTCA_REPLY *rep)
 		return set_error(rep, ESTCA_ERR_NOT_FOUND, reason);
 	}
 	for (int i = 0; i < sk_X509_num(ca->chain); i++) {
-		int r = estca_reply_add_cert(rep, sk_X509_value(ca->chain, i));
+		int r = estca_wire_reply_add_cert(rep, sk_X509_value(ca->chain, i));
 
 		if (r != 0)
 			return r;
@@ -185,7 +185,7 @@ slot_start(struct signd *sd, struct conn *c, const unsigned char *in,
 		sl->fatal = ESTCA_ERR_NOMEM;
 		return;
 	}
-	if (estca_req_decode(in, inlen, &sl->q) != 0) {
+	if (estca_wire_req_decode(in, inlen, &sl->q) != 0) {
 		log_warn("malformed request from uid %ld (%zu bytes)", (long)c->uid,
 		    inlen);
 		sl->fatal = set_error(sl->rep, ESTCA_ERR_MALFORMED, "request does not decode");
@@ -232,7 +232,7 @@ slot_finish(struct signd *sd, const struct conn *c, struct slot *sl,
 			sl->a.serial = sl->serial;
 			sl->a.result = "issued";
 			audit(sd, &sl->a);
-			r = estca_reply_add_der(sl->rep, sl->der.data, sl->der.len);
+			r = estca_wire_reply_add_der(sl->rep, sl->der.data, sl->der.len);
 			if (r == 0 && sl->keygen)
 				r = pkcs8_into(sl->rep, sl->newkey);
 		} else {
@@ -245,7 +245,7 @@ slot_finish(struct signd *sd, const struct conn *c, struct slot *sl,
 		}
 	}
 	if (r == 0 && out != NULL)
-		r = estca_reply_encode(sl->rep, out);
+		r = estca_wire_reply_encode(sl->rep, out);
 	if (sl->rep != NULL && sl->rep->pkcs8 != NULL)   /* a private key */
 		estca_wire_wipe(sl->rep->pkcs8);
 	ESTCA_REPLY_free(sl->rep);
@@ -272,7 +272,7 @@ send_error(int fd, int err, const char *reason)
 	estca_buf_init(&out, ESTCA_WIRE_MAX_REPLY + 4, false);
 	if (rep != NULL && estca_wire_set_int(&rep->version, ESTCA_WIRE_VERSION) == 0 &&
 	    set_error(rep, err, reason) == 0 &&
-	    (r = estca_reply_encode(rep, &out)) == 0)
+	    (r = estca_wire_reply_encode(rep, &out)) == 0)
 		r = estca_write_all(fd, out.data, out.len, WRITE_TIMEOUT_MS);
 	ESTCA_REPLY_free(rep);
 	estca_buf_free(&out);

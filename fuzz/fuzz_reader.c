@@ -77,12 +77,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (frames % 2 == 1) {
 			ESTCA_REQ *req;
 
-			if (estca_req_decode(p, n, &req) == 0)
+			if (estca_wire_req_decode(p, n, &req) == 0)
 				ESTCA_REQ_free(req);
 		} else {
 			ESTCA_REPLY *rep;
 
-			if (estca_reply_decode(p, n, &rep) == 0)
+			if (estca_wire_reply_decode(p, n, &rep) == 0)
 				ESTCA_REPLY_free(rep);
 		}
 	}

@@ -1,6 +1,6 @@
 /*
- * fuzz_wire.c - the engine protocol's message decoders, estca_req_decode
- * and estca_reply_decode (lib/wire.c), and the field getters the engine
+ * fuzz_wire.c - the engine protocol's message decoders, estca_wire_req_decode
+ * and estca_wire_reply_decode (lib/wire.c), and the field getters the engine
  * and the client use on what they decoded.
  *
  * The first input byte chooses request or reply; the rest is one
@@ -35,7 +35,7 @@ getters_reply(const ESTCA_REPLY *rep)
 {
 	char s[512];
 	long v;
-	int n = estca_reply_ncerts(rep);
+	int n = estca_wire_reply_ncerts(rep);
 
 	(void)estca_wire_get_int(rep->version, &v);
 	(void)estca_wire_get_int(rep->status, &v);
@@ -46,14 +46,14 @@ getters_reply(const ESTCA_REPLY *rep)
 		size_t len;
 		X509 *x;
 
-		if (estca_reply_cert_der(rep, i, &der, &len) == 0)
+		if (estca_wire_reply_cert_der(rep, i, &der, &len) == 0)
 			FUZZ_CHECK(len > 0 && der != NULL);
-		if (estca_reply_cert(rep, i, &x) == 0) {
+		if (estca_wire_reply_cert(rep, i, &x) == 0) {
 			FUZZ_CHECK(x != NULL);
 			X509_free(x);
 		}
 	}
-	FUZZ_CHECK(estca_reply_cert_der(rep, n, &(const unsigned char *){ 0 },
+	FUZZ_CHECK(estca_wire_reply_cert_der(rep, n, &(const unsigned char *){ 0 },
 	    &(size_t){ 0 }) == ESTCA_ERR_MALFORMED);
 }
 
@@ -91,25 +91,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (data[0] & 1) {
 		ESTCA_REPLY *rep, *x;
 
-		r = estca_reply_decode(data + 1, size - 1, &rep);
+		r = estca_wire_reply_decode(data + 1, size - 1, &rep);
 		FUZZ_CHECK(r == 0 || (r == ESTCA_ERR_MALFORMED && rep == NULL));
 		if (r == 0) {
 			getters_reply(rep);
-			STABLE(ESTCA_REPLY, estca_reply_encode, estca_reply_decode,
+			STABLE(ESTCA_REPLY, estca_wire_reply_encode, estca_wire_reply_decode,
 			    rep);
-			FUZZ_CHECK(estca_reply_decode(longer, size, &x) ==
+			FUZZ_CHECK(estca_wire_reply_decode(longer, size, &x) ==
 			    ESTCA_ERR_MALFORMED && x == NULL);
 			ESTCA_REPLY_free(rep);
 		}
 	} else {
 		ESTCA_REQ *req, *x;
 
-		r = estca_req_decode(data + 1, size - 1, &req);
+		r = estca_wire_req_decode(data + 1, size - 1, &req);
 		FUZZ_CHECK(r == 0 || (r == ESTCA_ERR_MALFORMED && req == NULL));
 		if (r == 0) {
 			getters_req(req);
-			STABLE(ESTCA_REQ, estca_req_encode, estca_req_decode, req);
-			FUZZ_CHECK(estca_req_decode(longer, size, &x) ==
+			STABLE(ESTCA_REQ, estca_wire_req_encode, estca_wire_req_decode, req);
+			FUZZ_CHECK(estca_wire_req_decode(longer, size, &x) ==
 			    ESTCA_ERR_MALFORMED && x == NULL);
 			ESTCA_REQ_free(req);
 		}

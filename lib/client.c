@@ -109,7 +109,7 @@ call_once(struct estca_engine *e, const struct estca_buf *msg, ESTCA_REPLY **rep
 	r = estca_reader_next(&in, e->fd, -1, ESTCA_WIRE_MAX_REPLY, e->timeout_ms,
 	    e->timeout_ms, &p, &n, eof);
 	if (r == 0)
-		r = estca_reply_decode(p, n, rep);
+		r = estca_wire_reply_decode(p, n, rep);
 	estca_reader_free(&in);
 	if (r != 0) {
 		disconnect(e);
@@ -132,7 +132,7 @@ estca_engine_call(struct estca_engine *e, const ESTCA_REQ *req, ESTCA_REPLY **re
 
 	*rep = NULL;
 	estca_buf_init(&msg, ESTCA_WIRE_MAX_REQUEST + 4, false);
-	if ((r = estca_req_encode(req, &msg)) != 0)
+	if ((r = estca_wire_req_encode(req, &msg)) != 0)
 		return r;
 	r = call_once(e, &msg, rep, &eof);
 	/* An idle kept connection may have been closed by an engine restart. */
@@ -143,7 +143,7 @@ estca_engine_call(struct estca_engine *e, const ESTCA_REQ *req, ESTCA_REPLY **re
 }
 
 int
-estca_reply_status(const ESTCA_REPLY *rep, char *reason, size_t reasonlen)
+estca_wire_reply_status(const ESTCA_REPLY *rep, char *reason, size_t reasonlen)
 {
 	long st = ESTCA_ERR_MALFORMED;
 
@@ -207,7 +207,7 @@ static int
 certs_of(const ESTCA_REPLY *rep, STACK_OF(X509) **out)
 {
 	STACK_OF(X509) *sk;
-	int n = estca_reply_ncerts(rep), r = 0;
+	int n = estca_wire_reply_ncerts(rep), r = 0;
 
 	*out = NULL;
 	if (n < 1)
@@ -217,7 +217,7 @@ certs_of(const ESTCA_REPLY *rep, STACK_OF(X509) **out)
 	for (int i = 0; i < n && r == 0; i++) {
 		X509 *x = NULL;
 
-		if ((r = estca_reply_cert(rep, i, &x)) == 0 && !sk_X509_push(sk, x)) {
+		if ((r = estca_wire_reply_cert(rep, i, &x)) == 0 && !sk_X509_push(sk, x)) {
 			X509_free(x);
 			r = ESTCA_ERR_NOMEM;
 		}
@@ -250,7 +250,7 @@ estca_engine_get_chain(struct estca_engine *e, const char *ca_name,
 		set_reason(reason, reasonlen, r);
 		return r;
 	}
-	r = estca_reply_status(rep, reason, reasonlen);
+	r = estca_wire_reply_status(rep, reason, reasonlen);
 	if (r == 0) {
 		if ((r = certs_of(rep, chain)) != 0)
 			set_reason(reason, reasonlen, r);
@@ -300,7 +300,7 @@ estca_sign_frame(const struct estca_sign_args *a, struct estca_buf *frame)
 
 	if ((r = issue_req(a, NULL, &q)) != 0)
 		return r;
-	r = estca_req_encode(q, frame);
+	r = estca_wire_req_encode(q, frame);
 	ESTCA_REQ_free(q);
 	return r;
 }
@@ -328,8 +328,8 @@ issue(struct estca_engine *e, const struct estca_sign_args *a,
 		set_reason(reason, reasonlen, r);
 		return r;
 	}
-	r = estca_reply_status(rep, reason, reasonlen);
-	if (r == 0 && (estca_reply_ncerts(rep) != 1 ||
+	r = estca_wire_reply_status(rep, reason, reasonlen);
+	if (r == 0 && (estca_wire_reply_ncerts(rep) != 1 ||
 	    (key_type != NULL && rep->pkcs8 == NULL))) {
 		r = ESTCA_ERR_MALFORMED;
 		set_reason(reason, reasonlen, r);
@@ -352,7 +352,7 @@ estca_engine_sign(struct estca_engine *e, const struct estca_sign_args *a,
 	*cert = NULL;
 	if ((r = issue(e, a, NULL, &rep, reason, reasonlen)) != 0)
 		return r;
-	if ((r = estca_reply_cert(rep, 0, cert)) != 0)
+	if ((r = estca_wire_reply_cert(rep, 0, cert)) != 0)
 		set_reason(reason, reasonlen, r);
 	free_reply(rep);
 	return r;
@@ -370,7 +370,7 @@ estca_engine_sign_der(struct estca_engine *e, const struct estca_sign_args *a,
 	*derlen = 0;
 	if ((r = issue(e, a, NULL, &rep, reason, reasonlen)) != 0)
 		return r;
-	if ((r = estca_reply_cert_der(rep, 0, &p, derlen)) == 0 &&
+	if ((r = estca_wire_reply_cert_der(rep, 0, &p, derlen)) == 0 &&
 	    (*der = OPENSSL_memdup(p, *derlen)) == NULL)
 		r = ESTCA_ERR_NOMEM;
 	if (r != 0) {
@@ -394,7 +394,7 @@ estca_engine_keygen(struct estca_engine *e, const struct estca_sign_args *a,
 	*pkcs8len = 0;
 	if ((r = issue(e, a, key_type, &rep, reason, reasonlen)) != 0)
 		return r;
-	if ((r = estca_reply_cert(rep, 0, cert)) == 0) {
+	if ((r = estca_wire_reply_cert(rep, 0, cert)) == 0) {
 		*pkcs8len = (size_t)ASN1_STRING_length(rep->pkcs8);
 		*pkcs8 = OPENSSL_memdup(ASN1_STRING_get0_data(rep->pkcs8), *pkcs8len);
 		if (*pkcs8 == NULL) {
@@ -425,7 +425,7 @@ estca_engine_health(struct estca_engine *e, char *reason, size_t reasonlen)
 		set_reason(reason, reasonlen, r);
 		return r;
 	}
-	r = estca_reply_status(rep, reason, reasonlen);
+	r = estca_wire_reply_status(rep, reason, reasonlen);
 	ESTCA_REPLY_free(rep);
 	return r;
 }

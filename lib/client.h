@@ -34,7 +34,7 @@ int estca_engine_call(struct estca_engine *e, const ESTCA_REQ *req,
  * Status and reason of a reply: returns the reply's status (0 or an
  * ESTCA_ERR_*) and copies its reason (or the generic text) into reason.
  */
-int estca_reply_status(const ESTCA_REPLY *rep, char *reason, size_t reasonlen);
+int estca_wire_reply_status(const ESTCA_REPLY *rep, char *reason, size_t reasonlen);
 
 /* The CA chain of ca_name, CA certificate first.  *chain owned by caller. */
 int estca_engine_get_chain(struct estca_engine *e, const char *ca_name,

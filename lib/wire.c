@@ -44,7 +44,7 @@ ASN1_SEQUENCE(ESTCA_REPLY) = {
 IMPLEMENT_ASN1_FUNCTIONS(ESTCA_REPLY)
 
 int
-estca_reply_add_der(ESTCA_REPLY *rep, const unsigned char *der, size_t len)
+estca_wire_reply_add_der(ESTCA_REPLY *rep, const unsigned char *der, size_t len)
 {
 	ASN1_STRING *seq = NULL;
 	ASN1_TYPE *t = NULL;
@@ -66,33 +66,33 @@ estca_reply_add_der(ESTCA_REPLY *rep, const unsigned char *der, size_t len)
 }
 
 int
-estca_reply_add_cert(ESTCA_REPLY *rep, const X509 *x)
+estca_wire_reply_add_cert(ESTCA_REPLY *rep, const X509 *x)
 {
 	unsigned char *der = NULL;
 	int n = i2d_X509(x, &der), r;
 
 	if (n <= 0)
 		return ESTCA_ERR_INTERNAL;
-	r = estca_reply_add_der(rep, der, (size_t)n);
+	r = estca_wire_reply_add_der(rep, der, (size_t)n);
 	OPENSSL_free(der);
 	return r;
 }
 
 int
-estca_reply_ncerts(const ESTCA_REPLY *rep)
+estca_wire_reply_ncerts(const ESTCA_REPLY *rep)
 {
 	return rep->certs != NULL ? sk_ASN1_TYPE_num(rep->certs) : 0;
 }
 
 int
-estca_reply_cert_der(const ESTCA_REPLY *rep, int i, const unsigned char **der,
+estca_wire_reply_cert_der(const ESTCA_REPLY *rep, int i, const unsigned char **der,
     size_t *len)
 {
 	const ASN1_TYPE *t;
 
 	*der = NULL;
 	*len = 0;
-	if (i < 0 || i >= estca_reply_ncerts(rep))
+	if (i < 0 || i >= estca_wire_reply_ncerts(rep))
 		return ESTCA_ERR_MALFORMED;
 	t = sk_ASN1_TYPE_value(rep->certs, i);
 	/* ANY keeps a SEQUENCE's whole encoding, tag and length included */
@@ -105,14 +105,14 @@ estca_reply_cert_der(const ESTCA_REPLY *rep, int i, const unsigned char **der,
 }
 
 int
-estca_reply_cert(const ESTCA_REPLY *rep, int i, X509 **out)
+estca_wire_reply_cert(const ESTCA_REPLY *rep, int i, X509 **out)
 {
 	const unsigned char *der, *q;
 	size_t len;
 	int r;
 
 	*out = NULL;
-	if ((r = estca_reply_cert_der(rep, i, &der, &len)) != 0)
+	if ((r = estca_wire_reply_cert_der(rep, i, &der, &len)) != 0)
 		return r;
 	if (len > LONG_MAX)
 		return ESTCA_ERR_MALFORMED;
@@ -161,7 +161,7 @@ estca_spki_from_pkey(const EVP_PKEY *in, ESTCA_SPKI **out)
 }
 
 int
-estca_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out)
+estca_wire_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out)
 {
 	const unsigned char *q = p;
 	ESTCA_REQ *r;
@@ -181,7 +181,7 @@ estca_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out)
 }
 
 int
-estca_reply_decode(const unsigned char *p, size_t len, ESTCA_REPLY **out)
+estca_wire_reply_decode(const unsigned char *p, size_t len, ESTCA_REPLY **out)
 {
 	const unsigned char *q = p;
 	ESTCA_REPLY *r;
@@ -220,7 +220,7 @@ frame(unsigned char *der, int n, size_t max, struct estca_buf *b)
 }
 
 int
-estca_req_encode(const ESTCA_REQ *r, struct estca_buf *b)
+estca_wire_req_encode(const ESTCA_REQ *r, struct estca_buf *b)
 {
 	unsigned char *der = NULL;
 	int n = i2d_ESTCA_REQ((ESTCA_REQ *)r, &der);
@@ -234,7 +234,7 @@ estca_req_encode(const ESTCA_REQ *r, struct estca_buf *b)
 }
 
 int
-estca_reply_encode(const ESTCA_REPLY *r, struct estca_buf *b)
+estca_wire_reply_encode(const ESTCA_REPLY *r, struct estca_buf *b)
 {
 	unsigned char *der = NULL;
 	int n = i2d_ESTCA_REPLY((ESTCA_REPLY *)r, &der);

@@ -87,26 +87,26 @@ DECLARE_ASN1_FUNCTIONS(ESTCA_REQ)
 DECLARE_ASN1_FUNCTIONS(ESTCA_REPLY)
 
 /* Decode exactly len bytes; trailing bytes are ESTCA_ERR_MALFORMED. */
-int estca_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out) ESTCA_WUR;
-int estca_reply_decode(const unsigned char *p, size_t len, ESTCA_REPLY **out) ESTCA_WUR;
+int estca_wire_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out) ESTCA_WUR;
+int estca_wire_reply_decode(const unsigned char *p, size_t len, ESTCA_REPLY **out) ESTCA_WUR;
 /* Encode into b (framed: length prefix included). */
-int estca_req_encode(const ESTCA_REQ *r, struct estca_buf *b) ESTCA_WUR;
-int estca_reply_encode(const ESTCA_REPLY *r, struct estca_buf *b) ESTCA_WUR;
+int estca_wire_req_encode(const ESTCA_REQ *r, struct estca_buf *b) ESTCA_WUR;
+int estca_wire_reply_encode(const ESTCA_REPLY *r, struct estca_buf *b) ESTCA_WUR;
 
 /* Helpers to fill and read fields. */
 /*
  * Certificates in a reply travel as DER and are decoded only by callers
- * that need fields from them.  estca_reply_add_cert() appends x's DER;
- * estca_reply_cert_der() points into the reply (valid while it lives);
- * estca_reply_cert() decodes certificate i into a new X509.
+ * that need fields from them.  estca_wire_reply_add_cert() appends x's DER;
+ * estca_wire_reply_cert_der() points into the reply (valid while it lives);
+ * estca_wire_reply_cert() decodes certificate i into a new X509.
  */
-int estca_reply_add_cert(ESTCA_REPLY *rep, const X509 *x) ESTCA_WUR;
+int estca_wire_reply_add_cert(ESTCA_REPLY *rep, const X509 *x) ESTCA_WUR;
 /* The same from a certificate's DER (copied). */
-int estca_reply_add_der(ESTCA_REPLY *rep, const unsigned char *der, size_t len) ESTCA_WUR;
-int estca_reply_ncerts(const ESTCA_REPLY *rep);
-int estca_reply_cert_der(const ESTCA_REPLY *rep, int i, const unsigned char **der,
+int estca_wire_reply_add_der(ESTCA_REPLY *rep, const unsigned char *der, size_t len) ESTCA_WUR;
+int estca_wire_reply_ncerts(const ESTCA_REPLY *rep);
+int estca_wire_reply_cert_der(const ESTCA_REPLY *rep, int i, const unsigned char **der,
     size_t *len) ESTCA_WUR;
-int estca_reply_cert(const ESTCA_REPLY *rep, int i, X509 **out) ESTCA_WUR;
+int estca_wire_reply_cert(const ESTCA_REPLY *rep, int i, X509 **out) ESTCA_WUR;
 
 int estca_wire_set_str(ASN1_UTF8STRING **f, const char *s) ESTCA_WUR;
 int estca_wire_set_int(ASN1_INTEGER **f, long v) ESTCA_WUR;

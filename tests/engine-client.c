@@ -77,13 +77,13 @@ raw(const char *path, const char *file)
 		estca_reader_free(&in);
 		return 3;
 	}
-	r = estca_reply_decode(rp, rn, &rep);
+	r = estca_wire_reply_decode(rp, rn, &rep);
 	estca_reader_free(&in);
 	if (r != 0) {
 		printf("reply does not decode\n");
 		return 1;
 	}
-	r = estca_reply_status(rep, reason, sizeof(reason));
+	r = estca_wire_reply_status(rep, reason, sizeof(reason));
 	ESTCA_REPLY_free(rep);
 	return r == 0 ? 0 : refused(r, reason);
 }
@@ -131,7 +131,7 @@ add_plain_frame(struct estca_buf *b, long op, const char *ca)
 
 	if (q != NULL && estca_wire_set_int(&q->version, ESTCA_WIRE_VERSION) == 0 &&
 	    estca_wire_set_int(&q->op, op) == 0 &&
-	    estca_wire_set_str(&q->ca_name, ca) == 0 && estca_req_encode(q, b) == 0)
+	    estca_wire_set_str(&q->ca_name, ca) == 0 && estca_wire_req_encode(q, b) == 0)
 		r = 0;
 	ESTCA_REQ_free(q);
 	return r;
@@ -200,7 +200,7 @@ pipe_mode(int argc, char **argv)
 		long st = 1;
 
 		if (estca_reader_next(&rd, fd, -1, ESTCA_WIRE_MAX_REPLY, 30000, 30000, &p,
-		    &len, NULL) != 0 || estca_reply_decode(p, len, &rep) != 0 ||
+		    &len, NULL) != 0 || estca_wire_reply_decode(p, len, &rep) != 0 ||
 		    estca_wire_get_int(rep->status, &st) != 0) {
 			printf("reply %d missing\n", i);
 			r = 1;
@@ -214,8 +214,8 @@ pipe_mode(int argc, char **argv)
 			int alen;
 
 			/* the engine's DER must be what OpenSSL would encode */
-			if (estca_reply_cert(rep, 0, &x) == 0 &&
-			    estca_reply_cert_der(rep, 0, &der, &dlen) == 0 &&
+			if (estca_wire_reply_cert(rep, 0, &x) == 0 &&
+			    estca_wire_reply_cert_der(rep, 0, &der, &dlen) == 0 &&
 			    (alen = i2d_X509(x, &again)) > 0 && (size_t)alen == dlen &&
 			    memcmp(again, der, dlen) == 0 &&
 			    (hex = i2s_ASN1_INTEGER(NULL, X509_get0_serialNumber(x))) != NULL) {
@@ -228,7 +228,7 @@ pipe_mode(int argc, char **argv)
 			OPENSSL_free(hex);
 			X509_free(x);
 		} else {
-			printf("%s %ld %d\n", kind[i], st, estca_reply_ncerts(rep));
+			printf("%s %ld %d\n", kind[i], st, estca_wire_reply_ncerts(rep));
 		}
 		ESTCA_REPLY_free(rep);
 	}

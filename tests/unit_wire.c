@@ -59,10 +59,10 @@ main(void)
 
 	tap_ok(q != NULL, "request built");
 	estca_buf_init(&b, ESTCA_WIRE_MAX_REQUEST + 4, false);
-	tap_ok(estca_req_encode(q, &b) == 0, "request encodes");
+	tap_ok(estca_wire_req_encode(q, &b) == 0, "request encodes");
 	tap_ok(b.len > 4 && ((size_t)b.data[2] << 8 | b.data[3]) == b.len - 4,
 	    "frame length prefix matches");
-	tap_ok(estca_req_decode(b.data + 4, b.len - 4, &q2) == 0, "request decodes");
+	tap_ok(estca_wire_req_decode(b.data + 4, b.len - 4, &q2) == 0, "request decodes");
 	tap_ok(q2 != NULL && estca_wire_get_str(q2->profile, s, sizeof(s)) == 0 &&
 	    strcmp(s, "device") == 0, "profile survives");
 	tap_ok(q2 != NULL && estca_wire_get_int(q2->validity, &v) == 0 && v == 86400,
@@ -79,11 +79,11 @@ main(void)
 	pad = OPENSSL_malloc(b.len + 1);
 	memcpy(pad, b.data + 4, b.len - 4);
 	pad[b.len - 4] = 0;
-	tap_ok(estca_req_decode(pad, b.len - 3, &q2) == ESTCA_ERR_MALFORMED && !q2,
+	tap_ok(estca_wire_req_decode(pad, b.len - 3, &q2) == ESTCA_ERR_MALFORMED && !q2,
 	    "trailing byte refused");
-	tap_ok(estca_req_decode(pad, b.len - 5, &q2) == ESTCA_ERR_MALFORMED && !q2,
+	tap_ok(estca_wire_req_decode(pad, b.len - 5, &q2) == ESTCA_ERR_MALFORMED && !q2,
 	    "truncated message refused");
-	tap_ok(estca_req_decode(pad, 0, &q2) == ESTCA_ERR_MALFORMED, "empty refused");
+	tap_ok(estca_wire_req_decode(pad, 0, &q2) == ESTCA_ERR_MALFORMED, "empty refused");
 	OPENSSL_free(pad);
 
 	/* string helpers */
@@ -97,8 +97,8 @@ main(void)
 	    estca_wire_set_int(&rep->status, ESTCA_ERR_REFUSED) == 0 &&
 	    estca_wire_set_str(&rep->reason, "nope") == 0, "reply built");
 	estca_buf_reset(&b);
-	tap_ok(estca_reply_encode(rep, &b) == 0, "reply encodes");
-	tap_ok(estca_reply_decode(b.data + 4, b.len - 4, &rep2) == 0, "reply decodes");
+	tap_ok(estca_wire_reply_encode(rep, &b) == 0, "reply encodes");
+	tap_ok(estca_wire_reply_decode(b.data + 4, b.len - 4, &rep2) == 0, "reply decodes");
 	tap_ok(rep2 && estca_wire_get_int(rep2->status, &v) == 0 &&
 	    v == ESTCA_ERR_REFUSED, "status survives");
 
@@ -118,18 +118,18 @@ main(void)
 		    X509_gmtime_adj(X509_getm_notAfter(x), 3600) &&
 		    X509_set_pubkey(x, k) && X509_sign(x, k, EVP_sha256()) > 0 &&
 		    (xl = i2d_X509(x, &xder)) > 0, "test certificate built");
-		tap_ok(estca_reply_add_cert(rep, x) == 0 && estca_reply_add_cert(rep, x) == 0 &&
-		    estca_reply_ncerts(rep) == 2, "two certificates added");
+		tap_ok(estca_wire_reply_add_cert(rep, x) == 0 && estca_wire_reply_add_cert(rep, x) == 0 &&
+		    estca_wire_reply_ncerts(rep) == 2, "two certificates added");
 		estca_buf_reset(&b);
-		tap_ok(estca_reply_encode(rep, &b) == 0 &&
-		    estca_reply_decode(b.data + 4, b.len - 4, &r3) == 0 &&
-		    estca_reply_ncerts(r3) == 2, "reply with certificates round trips");
-		tap_ok(r3 && estca_reply_cert_der(r3, 1, &cp, &cl) == 0 && xder &&
+		tap_ok(estca_wire_reply_encode(rep, &b) == 0 &&
+		    estca_wire_reply_decode(b.data + 4, b.len - 4, &r3) == 0 &&
+		    estca_wire_reply_ncerts(r3) == 2, "reply with certificates round trips");
+		tap_ok(r3 && estca_wire_reply_cert_der(r3, 1, &cp, &cl) == 0 && xder &&
 		    cl == (size_t)xl && memcmp(cp, xder, cl) == 0,
 		    "certificate DER comes back byte for byte");
-		tap_ok(r3 && estca_reply_cert(r3, 0, &back) == 0 && back &&
+		tap_ok(r3 && estca_wire_reply_cert(r3, 0, &back) == 0 && back &&
 		    X509_cmp(back, x) == 0, "certificate decodes on demand");
-		tap_ok(r3 && estca_reply_cert_der(r3, 2, &cp, &cl) == ESTCA_ERR_MALFORMED,
+		tap_ok(r3 && estca_wire_reply_cert_der(r3, 2, &cp, &cl) == ESTCA_ERR_MALFORMED,
 		    "certificate index past the end refused");
 		/* a non-SEQUENCE where a certificate belongs is refused */
 		{
@@ -141,9 +141,9 @@ main(void)
 			ASN1_TYPE_set(t, V_ASN1_INTEGER, iv);
 			sk_ASN1_TYPE_push(r3->certs, t);
 			estca_buf_reset(&b);
-			tap_ok(estca_reply_encode(r3, &b) == 0 &&
-			    estca_reply_decode(b.data + 4, b.len - 4, &r4) == 0 &&
-			    estca_reply_cert_der(r4, 2, &cp, &cl) == ESTCA_ERR_MALFORMED,
+			tap_ok(estca_wire_reply_encode(r3, &b) == 0 &&
+			    estca_wire_reply_decode(b.data + 4, b.len - 4, &r4) == 0 &&
+			    estca_wire_reply_cert_der(r4, 2, &cp, &cl) == ESTCA_ERR_MALFORMED,
 			    "INTEGER in place of a certificate refused");
 			ESTCA_REPLY_free(r4);
 		}
@@ -155,7 +155,7 @@ main(void)
 		sk_ASN1_TYPE_pop_free(rep->certs, ASN1_TYPE_free);
 		rep->certs = NULL;
 		estca_buf_reset(&b);
-		tap_ok(estca_reply_encode(rep, &b) == 0, "reply re-encodes");
+		tap_ok(estca_wire_reply_encode(rep, &b) == 0, "reply re-encodes");
 	}
 
 	/* framing over a socket pair */
