@@ -87,7 +87,9 @@ get_challenge(struct estca_csr *c, char *why, size_t whylen)
 		say(why, whylen, "challengePassword unusable (too long or binary)");
 		return ESTCA_ERR_MALFORMED;
 	}
-	if ((c->challenge = OPENSSL_secure_zalloc((size_t)len + 1)) == NULL) {
+	/* plain heap, wiped when freed (no secure heap is set up; the
+	 * worker's allocator wipes everything OpenSSL frees anyway) */
+	if ((c->challenge = OPENSSL_zalloc((size_t)len + 1)) == NULL) {
 		OPENSSL_clear_free(u, (size_t)len);
 		return ESTCA_ERR_NOMEM;
 	}
@@ -284,7 +286,7 @@ void
 estca_csr_free(struct estca_csr *c)
 {
 	if (c->challenge != NULL)
-		OPENSSL_secure_clear_free(c->challenge, strlen(c->challenge) + 1);
+		OPENSSL_clear_free(c->challenge, strlen(c->challenge) + 1);
 	GENERAL_NAMES_free(c->sans);
 	X509_NAME_free(c->csn_subject);
 	GENERAL_NAMES_free(c->csn_sans);
