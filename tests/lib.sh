@@ -116,7 +116,10 @@ note_secret() {
 	local v
 	[ -n "${ESTCA_RIG_DIR:-}" ] || return 0
 	for v in "$@"; do
-		[ "${#v}" -ge 6 ] || continue    # too short to be told from noise
+		# too short, or a plain word (a seed's code is "password"):
+		# either would be found in binaries and catalogs by chance
+		[ "${#v}" -ge 6 ] || continue
+		case $v in *[!a-z]*) ;; *) continue ;; esac
 		(umask 077; printf '%s\n' "$v" >>"$ESTCA_RIG_DIR/secrets.list")
 	done
 }
