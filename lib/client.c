@@ -202,6 +202,26 @@ set_reason(char *reason, size_t reasonlen, int err)
 	reason[n] = 0;
 }
 
+/*
+ * Send q (freed here) and read the reply's status: the call's error with
+ * reason set and *rep NULL, or the reply's status with *rep for the
+ * caller to free (free_reply / ESTCA_REPLY_free take NULL).
+ */
+static int
+call_status(struct estca_engine *e, ESTCA_REQ *q, ESTCA_REPLY **rep,
+    char *reason, size_t reasonlen)
+{
+	int r = estca_engine_call(e, q, rep);
+
+	ESTCA_REQ_free(q);
+	if (r != 0) {
+		*rep = NULL;
+		set_reason(reason, reasonlen, r);
+		return r;
+	}
+	return estca_wire_reply_status(*rep, reason, reasonlen);
+}
+
 /* Every certificate of a successful reply, decoded; at least one. */
 static int
 certs_of(const ESTCA_REPLY *rep, STACK_OF(X509) **out)
@@ -244,13 +264,7 @@ estca_engine_get_chain(struct estca_engine *e, const char *ca_name,
 		set_reason(reason, reasonlen, ESTCA_ERR_NOMEM);
 		return ESTCA_ERR_NOMEM;
 	}
-	r = estca_engine_call(e, q, &rep);
-	ESTCA_REQ_free(q);
-	if (r != 0) {
-		set_reason(reason, reasonlen, r);
-		return r;
-	}
-	r = estca_wire_reply_status(rep, reason, reasonlen);
+	r = call_status(e, q, &rep, reason, reasonlen);
 	if (r == 0) {
 		if ((r = certs_of(rep, chain)) != 0)
 			set_reason(reason, reasonlen, r);
@@ -322,13 +336,7 @@ issue(struct estca_engine *e, const struct estca_sign_args *a,
 		set_reason(reason, reasonlen, r);
 		return r;
 	}
-	r = estca_engine_call(e, q, &rep);
-	ESTCA_REQ_free(q);
-	if (r != 0) {
-		set_reason(reason, reasonlen, r);
-		return r;
-	}
-	r = estca_wire_reply_status(rep, reason, reasonlen);
+	r = call_status(e, q, &rep, reason, reasonlen);
 	if (r == 0 && (estca_wire_reply_ncerts(rep) != 1 ||
 	    (key_type != NULL && rep->pkcs8 == NULL))) {
 		r = ESTCA_ERR_MALFORMED;
@@ -419,13 +427,7 @@ estca_engine_health(struct estca_engine *e, char *reason, size_t reasonlen)
 
 	if (q == NULL)
 		return ESTCA_ERR_NOMEM;
-	r = estca_engine_call(e, q, &rep);
-	ESTCA_REQ_free(q);
-	if (r != 0) {
-		set_reason(reason, reasonlen, r);
-		return r;
-	}
-	r = estca_wire_reply_status(rep, reason, reasonlen);
+	r = call_status(e, q, &rep, reason, reasonlen);
 	ESTCA_REPLY_free(rep);
 	return r;
 }

@@ -81,6 +81,23 @@ count_results() {
 	return $((n == 0))
 }
 
+# check_done RUN BUILDDIR STATUS BEFORE: count the make check that just
+# ran in BUILDDIR (exit STATUS; BEFORE: the failures counted before it).
+check_done() {
+	local run=$1 b=$2 status=$3 before=$4
+	grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR): ' "$b/check.out"
+	if ! count_results "$run" "$b"; then
+		# Nothing ran: the check programs did not build, or make failed early.
+		tail -n 60 "$b/check.out"
+		failed=$((failed + 1))
+		failures+=("make check [$run] (exit $status, no test ran)")
+	elif [ "$status" -ne 0 ] && [ "$failed" -eq "$before" ]; then
+		tail -n 60 "$b/check.out"
+		failed=$((failed + 1))
+		failures+=("make check [$run] (exit $status)")
+	fi
+}
+
 # run_suite RUN BUILDDIR BUILD-FLAGS...
 run_suite() {
 	local run=$1 b=$2 status before=$failed
@@ -95,17 +112,7 @@ run_suite() {
 	rm -f "$b"/tests/*.trs "$b"/tests/*.log
 	(cd "$b" && make -j2 check) >"$b/check.out" 2>&1
 	status=$?
-	grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR): ' "$b/check.out"
-	if ! count_results "$run" "$b"; then
-		# Nothing ran: the check programs did not build, or make failed early.
-		tail -n 60 "$b/check.out"
-		failed=$((failed + 1))
-		failures+=("make check [$run] (exit $status, no test ran)")
-	elif [ "$status" -ne 0 ] && [ "$failed" -eq "$before" ]; then
-		tail -n 60 "$b/check.out"
-		failed=$((failed + 1))
-		failures+=("make check [$run] (exit $status)")
-	fi
+	check_done "$run" "$b" "$status" "$before"
 }
 
 # web_suite RUN BUILDDIR WEB: the integration tests that go through a web
@@ -119,16 +126,7 @@ web_suite() {
 	rm -f "$b"/tests/*.trs "$b"/tests/*.log
 	(cd "$b" && ESTCA_TEST_WEB=$web make -j2 check TESTS="$tests") >"$b/check.out" 2>&1
 	status=$?
-	grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR): ' "$b/check.out"
-	if ! count_results "$run" "$b"; then
-		tail -n 60 "$b/check.out"
-		failed=$((failed + 1))
-		failures+=("make check [$run] (exit $status, no test ran)")
-	elif [ "$status" -ne 0 ] && [ "$failed" -eq "$before" ]; then
-		tail -n 60 "$b/check.out"
-		failed=$((failed + 1))
-		failures+=("make check [$run] (exit $status)")
-	fi
+	check_done "$run" "$b" "$status" "$before"
 }
 
 echo "== dependencies"
