@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include "enroll.h"
+#include "str.h"
 #include "reply.h"
 #include "status.h"
 #include "log.h"
@@ -24,22 +24,13 @@
 int
 enroll_serial_hex(const X509 *x, char *dst, size_t len)
 {
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-	const char *p = hex;
-	int r = ESTCA_ERR_INTERNAL;
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
 
-	if (p != NULL && p[0] != '-') {
-		while (p[0] == '0' && p[1] != 0)
-			p++;
-		if (strlen(p) < len) {
-			snprintf(dst, len, "%s", p);
-			r = 0;
-		}
-	}
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return r;
+	/* the engine never issues a negative serial; refuse to name one */
+	if (ASN1_STRING_type(sn) != V_ASN1_INTEGER)
+		return ESTCA_ERR_INTERNAL;
+	return estca_serial_text(dst, len, ASN1_STRING_get0_data(sn),
+	    (size_t)ASN1_STRING_length(sn)) == 0 ? 0 : ESTCA_ERR_INTERNAL;
 }
 
 static int
