@@ -2,9 +2,9 @@
  * names.h - reading and comparing certificate names: one attribute of a
  * subject, a subject without one attribute, a subject as RFC 4514 text,
  * byte-for-byte equality, a subject against a registered RFC 4514 string
- * and a SAN against a registered SAN (the matching rules are in
- * policy.h).  Pure functions: no I/O, no decisions.  policy.h includes
- * this header.
+ * (lib/dn.h, included here) and a SAN against a registered SAN (the
+ * matching rules are in policy.h).  Pure functions: no I/O, no
+ * decisions.  policy.h includes this header.
  */
 #ifndef ESTCA_NAMES_H
 #define ESTCA_NAMES_H
@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "dn.h"
 #include "errors.h"
 
 /*
@@ -28,23 +29,6 @@ int estca_name_field(const X509_NAME *name, const char *field, char *dst,
 /* A copy of name without its (single) field attribute; caller frees. */
 int estca_name_without(const X509_NAME *name, const char *field,
     X509_NAME **out) ESTCA_WUR;
-
-/*
- * Does name equal the RFC 4514 string dn under the rule above?  Returns
- * 1 (equal), 0 (different) or ESTCA_ERR_MALFORMED when dn does not parse
- * (hex '#' values and quoted values are not supported).
- */
-int estca_dn_match(const X509_NAME *name, const char *dn);
-
-/*
- * The subject the RFC 4514 string dn names, built with the parser of
- * estca_dn_match (so estca_dn_match(*out, dn) == 1): the last RDN of the
- * string first in the encoding, multi-valued RDNs kept, values as UTF-8
- * (OpenSSL picks each attribute's string type).  Returns 0 (caller frees
- * *out), ESTCA_ERR_MALFORMED (dn does not parse or names an unknown
- * type), ESTCA_ERR_NOMEM or ESTCA_ERR_INTERNAL.
- */
-int estca_dn_build(const char *dn, X509_NAME **out) ESTCA_WUR;
 
 /* Is gn equal to the registered SAN text reg ("DNS:x", ...)?  1 or 0. */
 int estca_san_match(const GENERAL_NAME *gn, const char *reg);

@@ -29,7 +29,7 @@ declare -A extra=(
 	[names]="fcgi/names.c"
 	[reply]="fcgi/reply.c fcgi/status.c"
 )
-libsrc="lib/errors.c lib/buf.c lib/conf.c lib/wire.c lib/log.c lib/b64.c lib/str.c"
+libsrc="lib/errors.c lib/buf.c lib/conf.c lib/wire.c lib/log.c lib/b64.c lib/str.c lib/dn.c"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -Wall -Wextra \
