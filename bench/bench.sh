@@ -34,7 +34,7 @@ CA=$top_builddir/engine/estca-ca
 export SOFTHSM2_CONF=$D/hsm/softhsm2.conf
 P11=(--module "$MODULE" --token estca --pin-file "$D/hsm/user.pin")
 "$CA" genkey "${P11[@]}" --key-label ca-rsa2048 --type rsa:2048 >/dev/null &&
-"$CA" selfsign "${P11[@]}" --key-label ca-rsa2048 --subject "/CN=bench RSA CA" \
+"$CA" selfsign "${P11[@]}" --key-label ca-rsa2048 --subject "CN=bench RSA CA" \
     --out "$D/rsa.pem" >/dev/null || exit 1
 chown -R estca "$D/hsm" "$D/run"
 # Two engines on the same token: verify_signatures yes (the default) and no.

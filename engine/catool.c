@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 #include "buf.h"
 #include "conf.h"
+#include "dn.h"
 #include "hsm.h"
 #include "issue.h"
 #include "log.h"
@@ -42,7 +43,9 @@ usage(FILE *f)
 "      end-entity certificate for a PEM CSR under a built-in profile\n"
 "      (device, tls-server); subject and DNS/IP SANs come from the CSR\n"
 "\n"
-"DN is written /CN=name/O=org.  Exit status 0 on success, 1 on error.\n", f);
+"DN is RFC 4514 text, CN=name,O=org: the last RDN written is the first in\n"
+"the certificate (as for registered subjects; openssl -subj /O=org/CN=name).\n"
+"Exit status 0 on success, 1 on error.\n", f);
 }
 
 struct opts {
@@ -156,36 +159,30 @@ cmd_genkey(const struct opts *o)
 	return 0;
 }
 
+/*
+ * The subject --subject names: RFC 4514 text, read as the web tier reads a
+ * registered subject (lib/dn.h), so the string's last RDN comes first in
+ * the certificate: "CN=Example Root CA,O=Example" is the subject openssl
+ * writes as /O=Example/CN=Example Root CA.  NULL (said) when it does not
+ * parse or is empty; the caller frees.
+ */
 static X509_NAME *
-parse_dn(const char *s)
+subject_dn(const char *s)
 {
-	X509_NAME *n = X509_NAME_new();
-	char buf[1024];
-	char *p, *next;
+	X509_NAME *n = NULL;
 
-	if (n == NULL || s[0] != '/' || strlen(s) >= sizeof(buf))
-		goto bad;
-	memcpy(buf, s + 1, strlen(s));
-	for (p = buf; p != NULL && *p; p = next) {
-		char *eq = strchr(p, '=');
-
-		next = strchr(p, '/');
-		if (next != NULL)
-			*next++ = 0;
-		if (eq == NULL || eq == p || eq[1] == 0)
-			goto bad;
-		*eq = 0;
-		if (!X509_NAME_add_entry_by_txt(n, p, MBSTRING_UTF8,
-		    (unsigned char *)eq + 1, -1, -1, 0))
-			goto bad;
+	if (s[0] == '/') {
+		log_err("--subject '%s' refused: write RFC 4514 text, "
+		    "CN=name,O=org for the former /O=org/CN=name", s);
+		return NULL;
 	}
-	if (X509_NAME_entry_count(n) == 0)
-		goto bad;
+	if (estca_dn_build(s, &n) != 0 || X509_NAME_entry_count(n) == 0) {
+		log_err("cannot parse DN '%s' (expected RFC 4514 text such as "
+		    "CN=name,O=org)", s);
+		X509_NAME_free(n);
+		return NULL;
+	}
 	return n;
-bad:
-	log_err("cannot parse DN '%s' (expected /CN=name/O=org)", s);
-	X509_NAME_free(n);
-	return NULL;
 }
 
 /* Open the token and fetch the signing key and the subject's public key. */
@@ -228,7 +225,7 @@ cmd_ca(const struct opts *o, int sub)
 	if (sub && (!need(o->issuer_key_label, "issuer-key-label") ||
 	    !need(o->issuer_cert, "issuer-cert")))
 		return 1;
-	if ((dn = parse_dn(o->subject)) == NULL)
+	if ((dn = subject_dn(o->subject)) == NULL)
 		return 1;
 	if (sub && (issuer = read_cert(o->issuer_cert)) == NULL)
 		goto out;

@@ -1,7 +1,8 @@
 /*
  * dn.c - see dn.h.  Owns the one RFC 4514 parser: estca_dn_match (RFC 4514
  * text against a subject) and estca_dn_build (the subject RFC 4514 text
- * names), for the web tier's registered subjects.
+ * names), for the web tier's registered subjects and estca-ca's
+ * --subject.
  * Must never do I/O; must never fold case where identity is decided.
  */
 #include <stdbool.h>

@@ -1,7 +1,8 @@
 /*
  * dn.h - RFC 4514 text and certificate subjects: does a subject equal a
  * string, and the subject a string names.  One parser for the web tier's
- * registered subjects (fcgi/names.h includes this header).  Pure
+ * registered subjects (fcgi/names.h includes this header) and estca-ca's
+ * --subject, so both read a string in the same RDN order.  Pure
  * functions: no I/O.
  */
 #ifndef ESTCA_DN_H

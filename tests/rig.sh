@@ -48,7 +48,7 @@ WEB_USER=www-data
 WEB_SERVERS="apache lighttpd"
 TOKEN_LABEL=estca
 KEY_LABEL=estca-ca
-CA_SUBJECT="/CN=estca Demo Root CA"
+CA_SUBJECT="CN=estca Demo Root CA"
 WAIT_SECONDS=${ESTCA_RIG_WAIT:-60}
 
 say() { echo "$PROG: $*"; }

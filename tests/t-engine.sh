@@ -37,7 +37,7 @@ SOCK="$D/run/signd.sock"
 
 # One token, four CA keys: one per supported CA key type.
 "$top_srcdir/hsm/estca-hsm-init" --dir "$D/hsm" --key-type ec:P-256 \
-    --key-label ca-p256 --subject "/CN=estca test P-256 CA" --estca-ca "$CA" \
+    --key-label ca-p256 --subject "CN=estca test P-256 CA" --estca-ca "$CA" \
     --module "$MODULE" >"$D/init.log" 2>&1 ||
     { cat "$D/init.log"; echo "Bail out! token set-up failed"; exit 1; }
 export SOFTHSM2_CONF=$D/hsm/softhsm2.conf
@@ -46,10 +46,34 @@ P11=(--module "$MODULE" --token estca --pin-file "$D/hsm/user.pin")
 for t in ec:P-384 rsa:2048 rsa:3072; do
 	l=ca-$(echo "$t" | tr -d ':-' | sed 's/^ecP/p/')
 	"$CA" genkey "${P11[@]}" --key-label "$l" --type "$t" >>"$D/init.log" 2>&1 &&
-	"$CA" selfsign "${P11[@]}" --key-label "$l" --subject "/CN=estca test $t CA" \
+	"$CA" selfsign "${P11[@]}" --key-label "$l" --subject "CN=estca test $t CA" \
 	    --out "$D/$l.pem" >>"$D/init.log" 2>&1 ||
 	    { cat "$D/init.log"; echo "Bail out! CA $t set-up failed"; exit 1; }
 done
+# --subject is RFC 4514 text, read as registered subjects are: the last RDN
+# written is the first in the certificate; the former /CN=... is refused.
+if "$CA" selfsign "${P11[@]}" --key-label ca-p384 --subject "/CN=old form" \
+    --out "$D/old.pem" >/dev/null 2>"$D/old.err"; then
+	fail "selfsign refuses a /CN=... subject"
+else
+	is "selfsign refuses a /CN=... subject, naming the RFC 4514 form" \
+	    "$(wc -l <"$D/old.err") $(grep -c 'CN=name,O=org' "$D/old.err")" "1 1"
+fi
+"$CA" selfsign "${P11[@]}" --key-label ca-p384 \
+    --subject 'CN=estca test\, multi CA,O=Example+OU=Test,C=SE' \
+    --out "$D/multi.pem" >>"$D/init.log" 2>&1
+is "selfsign: RFC 4514 subject round-trips" \
+    "$(openssl x509 -in "$D/multi.pem" -noout -subject -nameopt RFC2253 2>&1)" \
+    'subject=CN=estca test\, multi CA,O=Example+OU=Test,C=SE'
+is "selfsign: the last RDN written is the first in the certificate" \
+    "$(openssl x509 -in "$D/multi.pem" -noout -subject -nameopt oneline 2>&1 |
+    cut -d, -f1)" 'subject=C = SE'
+"$CA" subca "${P11[@]}" --key-label ca-rsa3072 --issuer-key-label ca-p384 \
+    --issuer-cert "$D/multi.pem" --subject 'CN=estca test sub CA,O=Example' \
+    --out "$D/sub.pem" >>"$D/init.log" 2>&1
+is "subca: RFC 4514 subject, issued under the root" \
+    "$(openssl x509 -in "$D/sub.pem" -noout -subject -issuer -nameopt RFC2253 2>&1 |
+    tr '\n' ';')" 'subject=CN=estca test sub CA,O=Example;issuer=CN=estca test\, multi CA,O=Example+OU=Test,C=SE;'
 chown -R estca "$D/hsm" "$D/run"
 
 cat > "$D/signd.conf" <<CONF
