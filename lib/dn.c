@@ -10,6 +10,7 @@
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include "dn.h"
+#include "str.h"
 
 #define DN_MAX_AVAS 64
 #define DN_VALUE_MAX 1024
@@ -21,18 +22,6 @@ struct ava {
 	unsigned char value[DN_VALUE_MAX];
 	size_t len;
 };
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Parse RFC 4514 text into avas (string order).  Blanks around ',', '+'
@@ -89,8 +78,8 @@ parse_dn(const char *s, struct ava *avas, size_t *navas)
 				s++;
 				if (*s != 0 && strchr(" \"#+,;<=>\\", *s) != NULL) {
 					c = (unsigned char)*s++;
-				} else if ((hi = hexval(s[0])) >= 0 &&
-				    (lo = hexval(s[1])) >= 0) {
+				} else if ((hi = estca_hexval(s[0])) >= 0 &&
+				    (lo = estca_hexval(s[1])) >= 0) {
 					c = (unsigned char)(hi << 4 | lo);
 					s += 2;
 				} else {

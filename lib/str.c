@@ -41,6 +41,18 @@ estca_hex(char *dst, size_t dstlen, const unsigned char *p, size_t n)
 }
 
 int
+estca_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
 estca_serial_text(char *dst, size_t dstlen, const unsigned char *p, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";

@@ -18,6 +18,9 @@ int estca_str_copy(char *dst, size_t dstlen, const char *src) ESTCA_WUR;
 int estca_hex(char *dst, size_t dstlen, const unsigned char *p, size_t n)
     ESTCA_WUR;
 
+/* The value of the hex digit c (either case), or -1. */
+int estca_hexval(char c);
+
 /* A certificate serial (big-endian bytes p[0..n)) as estca writes it
  * everywhere (est.certificate, est.audit, the engine's audit log):
  * upper-case hex without leading zeros, "0" for zero.  0, or
