@@ -7,30 +7,20 @@
 #include <openssl/evp.h>
 #include "codehash.h"
 #include "cred.h"
+#include "str.h"
 
 #define SALT_LEN 16
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* n bytes from 2n lower-case hex digits at s; 0 or -1. */
+/* n bytes from 2n lower-case hex digits at s; 0 or -1.  Upper case is
+ * refused: the hash is read as sql/011 writes it (encode(..., 'hex')). */
 static int
 unhex(const char *s, unsigned char *out, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
+	if (strspn(s, "0123456789abcdef") < 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (unsigned char)(estca_hexval(s[2 * i]) << 4 |
+		    estca_hexval(s[2 * i + 1]));
 	return 0;
 }
 

@@ -52,6 +52,12 @@ main(void)
 	memcpy(bad, h, sizeof(h));
 	bad[strlen(ESTCA_CODEHASH_FAST)] = 'X';
 	tap_ok(!estca_code_matches(code, bad), "a salt that is not hex does not");
+	memcpy(bad, h, sizeof(h));
+	for (char *c = bad + strlen(ESTCA_CODEHASH_FAST); *c != 0; c++)
+		if (*c >= 'a' && *c <= 'f')
+			*c = (char)(*c - 'a' + 'A');
+	tap_ok(strcmp(bad, h) != 0 && !estca_code_matches(code, bad),
+	    "the same hash in upper-case hex does not (sql/011 writes lower case)");
 	snprintf(bad, sizeof(bad), "%.*s", (int)strlen(h) - 2, h);
 	tap_ok(!estca_code_matches(code, bad), "a short digest does not");
 	snprintf(bad, sizeof(bad), "%s00", h);

@@ -28,6 +28,10 @@ main(void)
 	    "hex: no room for the NUL");
 	tap_ok(estca_hex(h, sizeof(h), bytes, 0) == 0 && h[0] == 0,
 	    "hex: nothing");
+	tap_ok(estca_hexval('0') == 0 && estca_hexval('9') == 9 &&
+	    estca_hexval('a') == 10 && estca_hexval('F') == 15 &&
+	    estca_hexval('g') == -1 && estca_hexval('/') == -1 &&
+	    estca_hexval(0) == -1, "hexval: digits of either case, -1 else");
 	estca_one_line(d, sizeof(d), "ab\tc\n\r ");
 	tap_ok(strcmp(d, "ab?c") == 0, "one line: tab shown, trailing newline dropped");
 	estca_one_line(d, sizeof(d), "0123456789");
