@@ -1,6 +1,7 @@
 # est-lib.sh - helpers for the EST integration tests (source after
 # lib.sh and rig_up, with W set to the test's work directory):
-# DBA SQL, CSRs made with openssl, POSTs with curl, reading replies.
+# DBA SQL, CSRs made with openssl, POSTs with curl, reading replies, a
+# test PKI (mkca, mkleaf).
 
 # dba SQL [psql -v options...]: run SQL (stdin of psql) as role estca_dba.
 dba() {
@@ -226,4 +227,51 @@ books() {
 	else
 		fail "books: engine serials not in the tables are at most the failed answers" "$lost > $nfail"
 	fi
+}
+
+# ---- a test PKI made with openssl: EC CAs and TLS client certificates ----
+
+# pki_ext: $W/pki-ext.cnf, the extensions mkca and mkleaf give (a CA; a
+# clientAuth leaf).
+pki_ext() {
+	cat >"$W/pki-ext.cnf" <<'EOF'
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[leaf]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+EOF
+}
+
+# mkca NAME SUBJ [ISSUER]: $W/NAME.key (P-384), $W/NAME.pem; self-signed
+# without ISSUER.
+mkca() {
+	pki_ext &&
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 \
+	    -out "$W/$1.key" 2>/dev/null || return 1
+	if [ -z "${3:-}" ]; then
+		openssl req -x509 -new -key "$W/$1.key" -subj "$2" -days 30 \
+		    -config "$W/pki-ext.cnf" -extensions ca -out "$W/$1.pem" 2>/dev/null
+	else
+		openssl req -new -key "$W/$1.key" -subj "$2" -out "$W/$1.csr" 2>/dev/null &&
+		    openssl x509 -req -in "$W/$1.csr" -CA "$W/$3.pem" -CAkey "$W/$3.key" \
+		    -CAcreateserial -days 30 -extfile "$W/pki-ext.cnf" -extensions ca \
+		    -out "$W/$1.pem" 2>/dev/null
+	fi
+}
+
+# mkleaf NAME SUBJ ISSUER [DAYS]: $W/NAME.key (P-256), $W/NAME.pem (leaf
+# only) and $W/NAME.chain.pem (leaf + issuer)
+mkleaf() {
+	pki_ext &&
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	    -out "$W/$1.key" 2>/dev/null &&
+	    openssl req -new -key "$W/$1.key" -subj "$2" -out "$W/$1.csr" 2>/dev/null &&
+	    openssl x509 -req -in "$W/$1.csr" -CA "$W/$3.pem" -CAkey "$W/$3.key" \
+	    -CAcreateserial -days "${4:-30}" -extfile "$W/pki-ext.cnf" -extensions leaf \
+	    -out "$W/$1.pem" 2>/dev/null &&
+	    cat "$W/$1.pem" "$W/$3.pem" >"$W/$1.chain.pem"
 }

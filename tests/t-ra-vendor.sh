@@ -67,44 +67,6 @@ subject_of() {
 
 # ---- test PKI: vendor CAs, devices, RA certificates ----------------------
 
-cat >"$W/ext.cnf" <<'EOF'
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[leaf]
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = clientAuth
-EOF
-
-# mkca NAME SUBJ [ISSUER]: $W/NAME.key, $W/NAME.pem
-mkca() {
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 \
-	    -out "$W/$1.key" 2>/dev/null || return 1
-	if [ -z "${3:-}" ]; then
-		openssl req -x509 -new -key "$W/$1.key" -subj "$2" -days 30 \
-		    -config "$W/ext.cnf" -extensions ca -out "$W/$1.pem" 2>/dev/null
-	else
-		openssl req -new -key "$W/$1.key" -subj "$2" -out "$W/$1.csr" 2>/dev/null &&
-		    openssl x509 -req -in "$W/$1.csr" -CA "$W/$3.pem" -CAkey "$W/$3.key" \
-		    -CAcreateserial -days 30 -extfile "$W/ext.cnf" -extensions ca \
-		    -out "$W/$1.pem" 2>/dev/null
-	fi
-}
-
-# mkleaf NAME SUBJ ISSUER [DAYS]: $W/NAME.key, $W/NAME.pem (leaf only) and
-# $W/NAME.chain.pem (leaf + issuer)
-mkleaf() {
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-	    -out "$W/$1.key" 2>/dev/null &&
-	    openssl req -new -key "$W/$1.key" -subj "$2" -out "$W/$1.csr" 2>/dev/null &&
-	    openssl x509 -req -in "$W/$1.csr" -CA "$W/$3.pem" -CAkey "$W/$3.key" \
-	    -CAcreateserial -days "${4:-30}" -extfile "$W/ext.cnf" -extensions leaf \
-	    -out "$W/$1.pem" 2>/dev/null &&
-	    cat "$W/$1.pem" "$W/$3.pem" >"$W/$1.chain.pem"
-}
-
 check "vendor root CA made" mkca vroot '/O=Vendor/CN=Vendor Root CA'
 check "vendor sub CA made" mkca vsub '/O=Vendor/CN=Vendor Sub CA' vroot
 for i in 1 2 3; do
