@@ -26,36 +26,16 @@ S=$W/seed
 mkdir -p "$S"
 
 # ---- the vendor PKI: EC P-384 root and sub CA, a device certificate -----
-cat >"$W/ext.cnf" <<'EOF'
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[leaf]
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = clientAuth
-EOF
 mkpki() {
-	cd "$W" &&
-	    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out vroot.key &&
-	    openssl req -x509 -new -key vroot.key -subj '/CN=Vendor Root CA EC384/O=PrimeKey/C=SE' \
-	    -days 30 -config ext.cnf -extensions ca -out VendorRootCAEC384.cacert.pem &&
-	    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out vsub.key &&
-	    openssl req -new -key vsub.key -subj '/CN=Vendor Sub CA EC384/O=PrimeKey/C=SE' -out vsub.csr &&
-	    openssl x509 -req -in vsub.csr -CA VendorRootCAEC384.cacert.pem -CAkey vroot.key \
-	    -CAcreateserial -days 30 -extfile ext.cnf -extensions ca -out VendorSubCAEC384.cacert.pem &&
-	    for d in 123456789 987654321; do
-		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d.key" &&
-		    openssl req -new -key "$d.key" -subj "/CN=$d/O=PrimeKey/C=SE" -out "$d.csr" &&
-		    openssl x509 -req -in "$d.csr" -CA VendorSubCAEC384.cacert.pem -CAkey vsub.key \
-		    -CAcreateserial -days 30 -extfile ext.cnf -extensions leaf -out "$d.pem" || return 1
-	    done &&
+	mkca vroot '/CN=Vendor Root CA EC384/O=PrimeKey/C=SE' &&
+	    mkca vsub '/CN=Vendor Sub CA EC384/O=PrimeKey/C=SE' vroot &&
+	    mkleaf 123456789 '/CN=123456789/O=PrimeKey/C=SE' vsub &&
+	    mkleaf 987654321 '/CN=987654321/O=PrimeKey/C=SE' vsub &&
 	    # the client sends the vendor certificate and the sub CA
-	    cp 123456789.key "$S/vendor-key.pem" &&
-	    cat 123456789.pem VendorSubCAEC384.cacert.pem >"$S/vendor-cert.pem" &&
-	    cp 987654321.key "$S/vendor2-key.pem" &&
-	    cat 987654321.pem VendorSubCAEC384.cacert.pem >"$S/vendor2-cert.pem" &&
+	    cp "$W/123456789.key" "$S/vendor-key.pem" &&
+	    cp "$W/123456789.chain.pem" "$S/vendor-cert.pem" &&
+	    cp "$W/987654321.key" "$S/vendor2-key.pem" &&
+	    cp "$W/987654321.chain.pem" "$S/vendor2-cert.pem" &&
 	    cp "$ESTCA_CACERT" "$S/ManagementCA.cacert.pem"
 }
 check "vendor root, sub CA and device certificates made" mkpki
@@ -63,7 +43,7 @@ is "the device certificate names the device CN first" \
     "$(openssl x509 -in "$W/123456789.pem" -noout -subject -nameopt RFC2253)" \
     "subject=C=SE,O=PrimeKey,CN=123456789"
 # not in check's subshell: a restart changes EST
-if trust_client_roots "$W/VendorRootCAEC384.cacert.pem" >"$W/trust.log" 2>&1; then
+if trust_client_roots "$W/vroot.pem" >"$W/trust.log" 2>&1; then
 	ok "web server passes certificates of the vendor root"
 else
 	fail "web server passes certificates of the vendor root" "$(tail -5 "$W/trust.log")"
@@ -73,7 +53,7 @@ fi
 check "DBA creates alias estvendor with the Vendor Sub CA" dba "
 SELECT est.create_alias('estvendor', 'est', 'device', 'vendor', serverkeygen => true);
 SELECT est.add_vendor_ca('estvendor', :'sub', 'Vendor Sub CA');" \
-    -v sub="$(cat "$W/VendorSubCAEC384.cacert.pem")"
+    -v sub="$(cat "$W/vsub.pem")"
 reg() {   # reg USER DN USES: no enrollment code (vendor mode needs none)
 	dba "SELECT est.register_end_entity('estvendor', :'u', NULLIF(:'dn', ''),
 	    '{}'::text[], NULL, :'n'::integer);" -v u="$1" -v dn="$2" -v n="$3" >/dev/null
