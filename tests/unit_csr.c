@@ -280,16 +280,11 @@ test_csn(void)
 int
 main(void)
 {
-	key1 = EVP_EC_gen("P-256");
-	key2 = EVP_EC_gen("P-256");
-	if (key1 == NULL || key2 == NULL) {
-		printf("Bail out! no EC keys\n");
+	if (fixture_keys(&key1, &key2) != 0)
 		return 1;
-	}
 	test_media_type();
 	test_csr();
 	test_csn();
-	EVP_PKEY_free(key1);
-	EVP_PKEY_free(key2);
+	fixture_keys_free(key1, key2);
 	return tap_done();
 }
