@@ -548,17 +548,12 @@ test_approval(void)
 int
 main(void)
 {
-	key1 = EVP_EC_gen("P-256");
-	key2 = EVP_EC_gen("P-256");
-	if (key1 == NULL || key2 == NULL) {
-		printf("Bail out! no EC keys\n");
+	if (fixture_keys(&key1, &key2) != 0)
 		return 1;
-	}
 	test_enroll();
 	test_renew();
 	test_ra_vendor();
 	test_approval();
-	EVP_PKEY_free(key1);
-	EVP_PKEY_free(key2);
+	fixture_keys_free(key1, key2);
 	return tap_done();
 }
