@@ -615,6 +615,66 @@ web_launch() {
 	esac
 }
 
+# count_workers: the rig's estca-fcgi processes (mod_fcgid's or lighttpd's).
+count_workers() {
+	local p a n=0
+	for p in /proc/[0-9]*; do
+		a=
+		IFS= read -r -d '' a 2>/dev/null <"$p/cmdline" || true
+		if [ "$a" = "$DIR/bin/estca-fcgi" ]; then
+			n=$((n + 1))
+		fi
+	done
+	echo "$n"
+}
+
+# warm_apache: spawn mod_fcgid's whole pool (FcgidMaxProcessesPerClass) now,
+# not during the first test or benchmark.  mod_fcgid starts a worker only
+# for a request that finds none idle, and (unless none is busy) only after
+# that request has slept a whole second and still finds none idle
+# (fcgid_bridge.c): a burst of quick GETs brings up 1-3 workers and later
+# load grows the pool one 1-s stall at a time.  So the engine is held
+# (SIGSTOP) while as many cacerts requests as the pool has workers are in
+# flight: each one that has a worker waits there for the engine, every
+# other one still finds all busy after its second and has a worker spawned
+# (FcgidSpawnScoreUpLimit lets the whole pool start within that second).
+# The engine resumes after 3 s, well inside the workers' engine_timeout_ms
+# (5 s), and every request is answered.  FcgidMinProcessesPerClass equal
+# to the maximum keeps mod_fcgid from reaping any of them later.
+warm_apache() {
+	local want have epid round i warm
+	want=$(awk '$1 == "FcgidMaxProcessesPerClass" { print $2 }' \
+	    "$(web_conf apache)")
+	epid=$(read_pid "$RUN/signd.pid" || true)
+	pid_runs "$epid" "$DIR/bin/estca-signd" || {
+		warn "apache: engine not running, pool not warmed"
+		return 0
+	}
+	have=$(count_workers)
+	for round in 1 2 3; do
+		[ "$have" -ge "${want:-16}" ] && break
+		# Never leave the engine stopped, whatever ends this script.
+		trap 'kill -CONT "$epid" 2>/dev/null' EXIT
+		trap 'kill -CONT "$epid" 2>/dev/null; exit 1' INT TERM
+		kill -STOP "$epid"
+		warm=()
+		for ((i = 0; i < ${want:-16}; i++)); do
+			curl -s -o /dev/null --max-time 20 --cacert "$DIR/ca/ca.pem" \
+			    "$URL/.well-known/est/cacerts" </dev/null &
+			warm+=($!)
+		done
+		sleep 3
+		kill -CONT "$epid"
+		trap - EXIT INT TERM
+		# Only these: a bare `wait` would also wait for the engine.
+		wait "${warm[@]}" || true
+		have=$(count_workers)
+	done
+	say "apache: $have of ${want:-16} workers started"
+	[ "$have" -ge "${want:-16}" ] ||
+	    warn "apache: pool not full: requests beyond $have at once sleep 1 s in mod_fcgid"
+}
+
 start_web() {
 	local tries=1 pid code conf pidfile startlog errlog errlines
 	conf=$(web_conf "$WEB")
@@ -665,18 +725,9 @@ start_web() {
 	poll "$WAIT_SECONDS" web_ready ||
 	    die "no HTTPS answer from $URL" "$errlog"
 	say "$WEB: ready (pid $pid)"
-	# mod_fcgid starts workers on demand only; a few parallel requests
-	# bring up a small pool now instead of during the first test.
-	# (lighttpd has spawned all of its workers already; this costs
-	# nothing there.)
-	local warm=()
-	for _ in 1 2 3 4 5 6 7 8; do
-		curl -s -o /dev/null --max-time 20 --cacert "$DIR/ca/ca.pem" \
-		    "$URL/.well-known/est/cacerts" </dev/null &
-		warm+=($!)
-	done
-	# Only these: a bare `wait` would also wait for the engine.
-	wait "${warm[@]}" || true
+	if [ "$WEB" = apache ]; then
+		warm_apache
+	fi
 	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 \
 	    --cacert "$DIR/ca/ca.pem" "$URL/.well-known/est/cacerts") || true
 	say "$WEB: GET /.well-known/est/cacerts answers ${code:-nothing}"
