@@ -3,9 +3,12 @@
  * stale connection, transactions, the alias row, and the helpers the
  * other db_*.c files run every statement through (db_int.h).
  * Statements are prepared once per connection (the first time each
- * text is run) and then executed with PQexecPrepared, values as
- * parameters, never spliced into SQL text; every PGresult is cleared on
- * the path that got it.  Never sends an enrollment code or password to the server
+ * text is run) and then executed by name, values as parameters, never
+ * spliced into SQL text; every PGresult is cleared on the path that got
+ * it.  A transaction's BEGIN travels with its first statement, and an
+ * issued certificate's record with its COMMIT, each pair as one libpq
+ * pipeline: one round trip.  Alias rows are cached, emptied by the
+ * est.alias notices the connection LISTENs to.  Never sends an enrollment code or password to the server
  * (statement logs would keep it): hashes are fetched and checked here.
  */
 #include <errno.h>
@@ -22,6 +25,9 @@
 /* Statements prepared on the current connection, by their text. */
 #define DB_PREPARED_MAX 64
 
+/* Alias rows kept between requests (est.alias is read on every one). */
+#define DB_ALIAS_CACHE 16
+
 struct estca_db {
 	char *conninfo;
 	PGconn *conn;
@@ -30,6 +36,17 @@ struct estca_db {
 		char name[16];            /* "estca_N" */
 	} prep[DB_PREPARED_MAX];
 	size_t nprep;
+	/* estca_db_begin was called and no statement has run since: the
+	 * next statement carries the BEGIN with it (one round trip). */
+	bool begin_pending;
+	/*
+	 * The alias rows read on this connection.  They stay only while
+	 * the connection LISTENs on estca_alias (012_record_phase.sql: every
+	 * change to est.alias notifies it): any notice, and any new
+	 * connection, empties the cache.
+	 */
+	struct estca_alias alias[DB_ALIAS_CACHE];
+	size_t nalias;
 };
 
 int
@@ -90,8 +107,9 @@ drop(struct estca_db *db)
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
-	/* prepared statements die with their connection */
+	/* prepared statements and the LISTEN die with their connection */
 	forget_prepared(db);
+	db->nalias = 0;
 }
 
 /*
@@ -148,6 +166,28 @@ db_connect(struct estca_db *db, char *detail, size_t len)
 		drop(db);
 		return ESTCA_ERR_UNAVAILABLE;
 	}
+	/*
+	 * A request never waits long behind another holding an end entity's
+	 * row: a session setting, so that no transaction has to send it.
+	 * LISTEN: the alias cache lives only as long as this connection
+	 * hears every change to est.alias.
+	 */
+	for (size_t i = 0; i < 2; i++) {
+		static const char *const setup[] = { "SET lock_timeout = '10s'",
+		    "LISTEN estca_alias" };
+		PGresult *pr = PQexec(db->conn, setup[i]);
+		bool ok = pr != NULL && PQresultStatus(pr) == PGRES_COMMAND_OK;
+
+		if (!ok) {
+			db_set_detail(detail, len, "postgres connect", pr != NULL ?
+			    PQresultErrorMessage(pr) : PQerrorMessage(db->conn));
+			PQclear(pr);
+			drop(db);
+			return ESTCA_ERR_UNAVAILABLE;
+		}
+		PQclear(pr);
+	}
+	db->nalias = 0;
 	return 0;
 }
 
@@ -168,6 +208,159 @@ transient_sqlstate(const char *s)
 }
 
 /*
+ * Send st[0..n) and collect one result each into res[] (NULL where none
+ * came).  One statement goes the plain way; more go as one pipeline with
+ * one Sync, so they cost one round trip.  After an error the server
+ * skips the rest of a pipeline (PGRES_PIPELINE_ABORTED): a COMMIT queued
+ * behind a failed statement never runs.  All names are prepared before
+ * the pipeline starts (PQprepare cannot run inside one).  Returns false
+ * when the connection is no longer in a state to be used.
+ */
+static bool
+send_collect(struct estca_db *db, size_t n, const struct db_stmt *st,
+    PGresult **res)
+{
+	const char *name[DB_PIPELINE_MAX];
+	PGconn *c = db->conn;
+	PGresult *pr;
+	bool ok = true;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		res[i] = NULL;
+		name[i] = prepared(db, st[i].sql, st[i].nparams);
+	}
+	if (n == 1) {
+		res[0] = name[0] != NULL ?
+		    PQexecPrepared(c, name[0], st[0].nparams, st[0].params, NULL,
+		    NULL, 0) :
+		    PQexecParams(c, st[0].sql, st[0].nparams, NULL, st[0].params,
+		    NULL, NULL, 0);
+		return true;
+	}
+	if (!PQenterPipelineMode(c))
+		return false;
+	for (i = 0; i < n && ok; i++)
+		ok = name[i] != NULL ?
+		    PQsendQueryPrepared(c, name[i], st[i].nparams, st[i].params,
+		    NULL, NULL, 0) == 1 :
+		    PQsendQueryParams(c, st[i].sql, st[i].nparams, NULL,
+		    st[i].params, NULL, NULL, 0) == 1;
+	if (!ok || PQpipelineSync(c) != 1)
+		return false;
+	/* Each statement's result is followed by a NULL; then the Sync's. */
+	for (i = 0; i < n; i++) {
+		if ((res[i] = PQgetResult(c)) == NULL)
+			return false;
+		if ((pr = PQgetResult(c)) != NULL) {
+			PQclear(pr);
+			return false;
+		}
+	}
+	pr = PQgetResult(c);
+	ok = pr != NULL && PQresultStatus(pr) == PGRES_PIPELINE_SYNC;
+	PQclear(pr);
+	return ok && PQexitPipelineMode(c) == 1;
+}
+
+/*
+ * Run st[0..n) (with the pending BEGIN in front, if any) in one round
+ * trip.  On success res[i] holds each statement's result (tuples or a
+ * command status; the caller PQclears them).  On failure every res[i] is
+ * NULL, nothing is left to clear, and the first error is reported:
+ * ESTCA_ERR_UNAVAILABLE when it is worth trying later (connection lost,
+ * lock timeout, serialization failure), else ESTCA_ERR_INTERNAL; on a
+ * statement error (not a lost connection) its SQLSTATE goes into
+ * state_out (6 bytes, "" when none) and its primary message into msg
+ * (msglen bytes, one line), when those are not NULL.  A connection that
+ * went stale while idle is replaced and the statements sent once more;
+ * inside a transaction a lost connection is the transaction lost.
+ */
+int
+db_exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
+    PGresult **res, char state_out[6], char *msg, size_t msglen,
+    char *detail, size_t len)
+{
+	static const struct db_stmt begin = { "BEGIN", 0, NULL };
+	struct db_stmt all[DB_PIPELINE_MAX];
+	PGresult *got[DB_PIPELINE_MAX];
+	bool with_begin = db->begin_pending;
+	size_t k = with_begin ? 1 : 0, m = n + k, i;
+
+	for (i = 0; i < n; i++)
+		res[i] = NULL;
+	if (state_out != NULL)
+		state_out[0] = 0;
+	if (msg != NULL && msglen > 0)
+		msg[0] = 0;
+	if (n == 0 || m > DB_PIPELINE_MAX) {
+		db_set_detail(detail, len, "postgres", "bad statement count");
+		return ESTCA_ERR_INTERNAL;
+	}
+	if (with_begin)
+		all[0] = begin;
+	for (i = 0; i < n; i++)
+		all[k + i] = st[i];
+	for (int attempt = 0; attempt < 2; attempt++) {
+		PGresult *bad = NULL;
+		const char *state;
+		bool sent;
+		int r, kept = db->conn != NULL, idle;
+
+		if ((r = db_connect(db, detail, len)) != 0)
+			return r;
+		idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+		sent = send_collect(db, m, all, got);
+		/* The BEGIN went out: from here on the transaction is open
+		 * (or lost with the connection), never pending again. */
+		db->begin_pending = false;
+		for (i = 0; i < m && bad == NULL; i++) {
+			ExecStatusType s = got[i] != NULL ?
+			    PQresultStatus(got[i]) : PGRES_FATAL_ERROR;
+
+			if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)
+				bad = got[i] != NULL ? got[i] : (PGresult *)-1;
+		}
+		if (sent && bad == NULL) {
+			for (i = 0; i < m; i++)
+				if (i < k)
+					PQclear(got[i]);
+				else
+					res[i - k] = got[i];
+			return 0;
+		}
+		if (!sent || PQstatus(db->conn) == CONNECTION_BAD) {
+			db_set_detail(detail, len, "postgres", PQerrorMessage(db->conn));
+			for (i = 0; i < m; i++)
+				PQclear(got[i]);
+			drop(db);
+			/* A kept connection went stale: one fresh try. */
+			if (kept && idle && attempt == 0) {
+				db->begin_pending = with_begin;
+				continue;
+			}
+			return ESTCA_ERR_UNAVAILABLE;
+		}
+		if (bad == (PGresult *)-1)
+			bad = NULL;
+		state = bad != NULL ? PQresultErrorField(bad, PG_DIAG_SQLSTATE) : NULL;
+		r = transient_sqlstate(state) ? ESTCA_ERR_UNAVAILABLE :
+		    ESTCA_ERR_INTERNAL;
+		if (state_out != NULL && state != NULL && strlen(state) == 5)
+			memcpy(state_out, state, 6);
+		if (msg != NULL && msglen > 0 && bad != NULL)
+			estca_one_line(msg, msglen, PQresultErrorField(bad,
+			    PG_DIAG_MESSAGE_PRIMARY));
+		db_set_detail(detail, len, "postgres",
+		    bad != NULL ? PQresultErrorMessage(bad) : PQerrorMessage(db->conn));
+		for (i = 0; i < m; i++)
+			PQclear(got[i]);
+		return r;
+	}
+	return ESTCA_ERR_UNAVAILABLE;
+}
+
+/*
  * Run one statement with text parameters.  On success *res holds a result
  * with tuples or a command status; the caller PQclears it.  On failure
  * *res is NULL and nothing is left to clear.
@@ -180,64 +373,16 @@ db_exec(struct estca_db *db, const char *sql, int nparams,
 	    detail, len);
 }
 
-/*
- * db_exec, and on a statement error (not a lost connection) the SQLSTATE
- * into state (6 bytes, "" when none) and the error's primary message into
- * msg (msglen bytes, one line), when those are not NULL.
- */
+/* db_exec, with db_exec_many's SQLSTATE and message on a statement error. */
 int
 db_exec_state(struct estca_db *db, const char *sql, int nparams,
     const char *const *params, PGresult **res, char state_out[6], char *msg,
     size_t msglen, char *detail, size_t len)
 {
-	*res = NULL;
-	if (state_out != NULL)
-		state_out[0] = 0;
-	if (msg != NULL && msglen > 0)
-		msg[0] = 0;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		PGresult *pr;
-		ExecStatusType st;
-		const char *state, *name;
-		int r, kept = db->conn != NULL, idle;
+	struct db_stmt st = { sql, nparams, params };
 
-		if ((r = db_connect(db, detail, len)) != 0)
-			return r;
-		idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
-		if ((name = prepared(db, sql, nparams)) != NULL)
-			pr = PQexecPrepared(db->conn, name, nparams, params, NULL,
-			    NULL, 0);
-		else
-			pr = PQexecParams(db->conn, sql, nparams, NULL, params,
-			    NULL, NULL, 0);
-		st = pr != NULL ? PQresultStatus(pr) : PGRES_FATAL_ERROR;
-		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-			*res = pr;
-			return 0;
-		}
-		if (PQstatus(db->conn) == CONNECTION_BAD) {
-			db_set_detail(detail, len, "postgres", PQerrorMessage(db->conn));
-			PQclear(pr);
-			drop(db);
-			/* A kept connection went stale: one fresh try. */
-			if (kept && idle && attempt == 0)
-				continue;
-			return ESTCA_ERR_UNAVAILABLE;
-		}
-		state = pr != NULL ? PQresultErrorField(pr, PG_DIAG_SQLSTATE) : NULL;
-		r = transient_sqlstate(state) ? ESTCA_ERR_UNAVAILABLE :
-		    ESTCA_ERR_INTERNAL;
-		if (state_out != NULL && state != NULL && strlen(state) == 5)
-			memcpy(state_out, state, 6);
-		if (msg != NULL && msglen > 0 && pr != NULL)
-			estca_one_line(msg, msglen, PQresultErrorField(pr,
-			    PG_DIAG_MESSAGE_PRIMARY));
-		db_set_detail(detail, len, "postgres",
-		    pr != NULL ? PQresultErrorMessage(pr) : PQerrorMessage(db->conn));
-		PQclear(pr);
-		return r;
-	}
-	return ESTCA_ERR_UNAVAILABLE;
+	return db_exec_many(db, 1, &st, res, state_out, msg, msglen, detail,
+	    len);
 }
 
 /* Copy column col of row 0 into dst; NULL gives "". */
@@ -265,6 +410,33 @@ db_get_bool(const PGresult *res, int col)
 	return !PQgetisnull(res, 0, col) && strcmp(PQgetvalue(res, 0, col), "t") == 0;
 }
 
+/*
+ * Take in what the server has sent since the last statement: a notice on
+ * estca_alias (est.alias changed) empties the alias cache.  So does a
+ * connection that cannot be read: the next statement finds out why.
+ */
+static void
+alias_notices(struct estca_db *db)
+{
+	PGnotify *n;
+
+	if (db->conn == NULL || PQconsumeInput(db->conn) != 1) {
+		db->nalias = 0;
+		return;
+	}
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		db->nalias = 0;
+		PQfreemem(n);
+	}
+}
+
+/*
+ * The alias name from the cache, or from est.alias (then cached).  A
+ * DBA's change reaches the cache as a notice: the trigger of
+ * 012_record_phase.sql raises it when the change commits, and Postgres
+ * sends it to this connection at once (the worker is idle between
+ * requests), before the next request reads it here.
+ */
 int
 estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
     char *detail, size_t detaillen)
@@ -282,6 +454,12 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 	int r;
 
 	memset(a, 0, sizeof(*a));
+	alias_notices(db);
+	for (size_t i = 0; i < db->nalias; i++)
+		if (strcmp(db->alias[i].name, name) == 0) {
+			*a = db->alias[i];
+			return 0;
+		}
 	if ((r = db_exec(db, sql, 1, params, &res, detail, detaillen)) != 0)
 		return r;
 	if (PQntuples(res) != 1) {
@@ -337,6 +515,12 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 		db_set_detail(detail, detaillen, "alias", "empty ca_name or profile");
 		return ESTCA_ERR_INTERNAL;
 	}
+	/* Only a name the database returned (the row's own, same bytes) */
+	if (strcmp(a->name, name) == 0 && db->conn != NULL) {
+		if (db->nalias == DB_ALIAS_CACHE)
+			db->nalias = 0;
+		db->alias[db->nalias++] = *a;
+	}
 	return 0;
 }
 
@@ -373,26 +557,27 @@ db_run(struct estca_db *db, const char *sql, int nparams,
 	return 0;
 }
 
+/*
+ * The BEGIN is not sent here: it goes out with the transaction's first
+ * statement (db_exec_many), in the same round trip.  The lock timeout is
+ * the session's (db_connect).
+ */
 int
 estca_db_begin(struct estca_db *db, char *detail, size_t detaillen)
 {
-	int r;
-
-	if ((r = db_run(db, "BEGIN", 0, NULL, detail, detaillen)) != 0)
-		return r;
-	/* set_config(..., true) is SET LOCAL: it ends with the transaction */
-	r = db_run(db, "SELECT pg_catalog.set_config('lock_timeout', '10s', true)",
-	    0, NULL, detail, detaillen);
-	if (r != 0)
-		estca_db_rollback(db);
-	return r;
+	if (db->begin_pending || (db->conn != NULL &&
+	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)) {
+		db_set_detail(detail, detaillen, "begin", "a transaction is open");
+		return ESTCA_ERR_INTERNAL;
+	}
+	db->begin_pending = true;
+	return 0;
 }
 
-int
-estca_db_commit(struct estca_db *db, char *detail, size_t detaillen)
+/* After the COMMIT's answer: 0 when the transaction ended committed. */
+static int
+committed(struct estca_db *db, int r)
 {
-	int r = db_run(db, "COMMIT", 0, NULL, detail, detaillen);
-
 	/* A COMMIT of a failed transaction reports ROLLBACK and succeeds. */
 	if (r == 0 && db->conn != NULL &&
 	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
@@ -402,11 +587,50 @@ estca_db_commit(struct estca_db *db, char *detail, size_t detaillen)
 	return r;
 }
 
+int
+estca_db_commit(struct estca_db *db, char *detail, size_t detaillen)
+{
+	/* Nothing ran since the BEGIN: there is nothing to commit. */
+	if (db->begin_pending) {
+		db->begin_pending = false;
+		return 0;
+	}
+	return committed(db, db_run(db, "COMMIT", 0, NULL, detail, detaillen));
+}
+
+/*
+ * Run st (inside the open transaction) and COMMIT in one round trip; if
+ * st fails the COMMIT is not run and the transaction is rolled back.
+ * *res as for db_exec.  ESTCA_ERR_UNAVAILABLE when the connection was lost
+ * on the way: whether the COMMIT landed is then unknown.
+ */
+int
+db_exec_commit(struct estca_db *db, const struct db_stmt *st, PGresult **res,
+    char *detail, size_t len)
+{
+	struct db_stmt two[2] = { *st, { "COMMIT", 0, NULL } };
+	PGresult *got[2];
+	int r;
+
+	*res = NULL;
+	r = db_exec_many(db, 2, two, got, NULL, NULL, 0, detail, len);
+	if (r == 0) {
+		PQclear(got[1]);
+		*res = got[0];
+	}
+	if ((r = committed(db, r)) != 0 && *res != NULL) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return r;
+}
+
 void
 estca_db_rollback(struct estca_db *db)
 {
 	PGresult *res;
 
+	db->begin_pending = false;
 	if (db->conn == NULL || PQtransactionStatus(db->conn) == PQTRANS_IDLE)
 		return;
 	res = PQexec(db->conn, "ROLLBACK");

@@ -65,10 +65,12 @@ int estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
     char *detail, size_t detaillen) ESTCA_WUR;
 
 /*
- * Transactions.  begin starts one with a lock timeout (a request never
- * waits long behind another holding an end entity); rollback is best
- * effort and safe to call outside a transaction.  A lock timeout,
- * deadlock or serialization failure is ESTCA_ERR_UNAVAILABLE.
+ * Transactions.  begin starts one: its BEGIN goes out with the first
+ * statement, in one round trip, and every statement of the connection
+ * has a lock timeout of 10 s (a request never waits long behind another
+ * holding an end entity).  rollback is best effort and safe to call
+ * outside a transaction.  A lock timeout, deadlock or serialization
+ * failure is ESTCA_ERR_UNAVAILABLE.
  */
 int estca_db_begin(struct estca_db *db, char *detail, size_t detaillen) ESTCA_WUR;
 int estca_db_commit(struct estca_db *db, char *detail, size_t detaillen) ESTCA_WUR;
@@ -109,11 +111,6 @@ int estca_db_ee_lock(struct estca_db *db, const char *alias,
 int estca_db_ee_failed(struct estca_db *db, long long id, bool lock,
     char *detail, size_t detaillen) ESTCA_WUR;
 
-/* Use up one enrollment (uses_left - 1, failures cleared).
- * ESTCA_ERR_REFUSED if no use was left. */
-int estca_db_ee_consume(struct estca_db *db, long long id, char *detail,
-    size_t detaillen) ESTCA_WUR;
-
 /*
  * Register end entity username under alias for RA role member member_id
  * (009_ra_register.sql: est.ra_register_end_entity checks the alias's
@@ -141,8 +138,6 @@ struct estca_cert_row {
 	long long end_entity;      /* 0: none */
 	const char *alias;
 };
-int estca_db_cert_insert(struct estca_db *db, const struct estca_cert_row *c,
-    char *detail, size_t detaillen) ESTCA_WUR;
 
 /* What est.certificate says about the certificate whose DER has this
  * SHA-256.  ESTCA_ERR_NOT_FOUND when it is not there. */
@@ -166,6 +161,19 @@ struct estca_audit_row {
 	const char *serial;
 };
 int estca_db_audit(struct estca_db *db, const struct estca_audit_row *a,
+    char *detail, size_t detaillen) ESTCA_WUR;
+
+/*
+ * Inside the open transaction: record certificate c, consume one use of
+ * its end entity (when consume), mark approval request approval_id issued
+ * (when > 0), write the accepting audit row a (its accept, alias and
+ * serial are c's), and COMMIT, in one round trip
+ * (012_record_phase.sql).  On any failure nothing is written and the
+ * transaction is rolled back; ESTCA_ERR_UNAVAILABLE when the connection
+ * was lost on the way (whether it committed is then unknown).
+ */
+int estca_db_record_issue(struct estca_db *db, const struct estca_cert_row *c,
+    bool consume, long long approval_id, const struct estca_audit_row *a,
     char *detail, size_t detaillen) ESTCA_WUR;
 
 /* An RA role member (est.role_member) of an alias's role. */

@@ -110,56 +110,6 @@ estca_db_ee_failed(struct estca_db *db, long long id, bool lock, char *detail,
 }
 
 int
-estca_db_ee_consume(struct estca_db *db, long long id, char *detail,
-    size_t detaillen)
-{
-	static const char sql[] =
-	    "UPDATE est.end_entity SET uses_left = uses_left - 1, failed_attempts = 0"
-	    " WHERE id = $1 AND uses_left > 0";
-	char idtext[24];
-	const char *params[1] = { idtext };
-	PGresult *res;
-	int r;
-
-	snprintf(idtext, sizeof(idtext), "%lld", id);
-	if ((r = db_exec(db, sql, 1, params, &res, detail, detaillen)) != 0)
-		return r;
-	r = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : ESTCA_ERR_REFUSED;
-	PQclear(res);
-	if (r != 0)
-		db_set_detail(detail, detaillen, "end entity", "no use left");
-	return r;
-}
-
-int
-estca_db_cert_insert(struct estca_db *db, const struct estca_cert_row *c,
-    char *detail, size_t detaillen)
-{
-	static const char sql[] =
-	    "INSERT INTO est.certificate (issuer, serial, subject, not_before,"
-	    " not_after, der, end_entity, alias)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-	char idtext[24], *der;
-	const char *params[8];
-	int r;
-
-	if ((der = db_bytea_hex(c->der, c->derlen)) == NULL)
-		return ESTCA_ERR_NOMEM;
-	snprintf(idtext, sizeof(idtext), "%lld", c->end_entity);
-	params[0] = c->issuer;
-	params[1] = c->serial;
-	params[2] = c->subject;
-	params[3] = c->not_before;
-	params[4] = c->not_after;
-	params[5] = der;
-	params[6] = c->end_entity > 0 ? idtext : NULL;
-	params[7] = c->alias;
-	r = db_run(db, sql, 8, params, detail, detaillen);
-	OPENSSL_free(der);
-	return r;
-}
-
-int
 estca_db_cert_state(struct estca_db *db, const unsigned char sha256[32],
     struct estca_cert_state *st, char *detail, size_t detaillen)
 {
@@ -195,6 +145,49 @@ estca_db_cert_state(struct estca_db *db, const unsigned char sha256[32],
 	st->expired = db_get_bool(res, 2);
 	PQclear(res);
 	return 0;
+}
+
+/*
+ * Record an issued certificate (012_record_phase.sql: est.record_issue)
+ * and COMMIT, in one round trip.
+ */
+int
+estca_db_record_issue(struct estca_db *db, const struct estca_cert_row *c,
+    bool consume, long long approval_id, const struct estca_audit_row *a,
+    char *detail, size_t detaillen)
+{
+	static const char sql[] =
+	    "SELECT est.record_issue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+	    " $11, $12, $13, $14)";
+	char eetext[24], aptext[24], *der;
+	const char *params[14];
+	struct db_stmt st = { sql, 14, params };
+	PGresult *res;
+	int r;
+
+	if ((der = db_bytea_hex(c->der, c->derlen)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	snprintf(eetext, sizeof(eetext), "%lld", c->end_entity);
+	snprintf(aptext, sizeof(aptext), "%lld", approval_id);
+	params[0] = c->issuer;
+	params[1] = c->serial;
+	params[2] = c->subject;
+	params[3] = c->not_before;
+	params[4] = c->not_after;
+	params[5] = der;
+	params[6] = c->end_entity > 0 ? eetext : NULL;
+	params[7] = c->alias;
+	params[8] = consume ? "true" : "false";
+	params[9] = approval_id > 0 ? aptext : NULL;
+	params[10] = a->username;
+	params[11] = a->operation;
+	params[12] = a->reason;
+	params[13] = a->requester;
+	r = db_exec_commit(db, &st, &res, detail, detaillen);
+	OPENSSL_free(der);
+	if (r == 0)
+		PQclear(res);
+	return r;
 }
 
 int

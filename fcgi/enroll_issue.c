@@ -46,22 +46,30 @@ time_text(const ASN1_TIME *t, char *dst, size_t len)
 	return 0;
 }
 
+/* The est.audit row of this request's decision. */
+static void
+audit_row(const struct enroll *e, bool accept, const char *reason,
+    struct estca_audit_row *a)
+{
+	a->alias = e->h->alias.name;
+	a->username = e->username[0] ? e->username : NULL;
+	a->operation = e->op;
+	a->accept = accept;
+	a->reason = reason;
+	a->requester = e->requester;
+	a->serial = e->serial[0] ? e->serial : NULL;
+}
+
 /* Write one est.audit row in whatever transaction state the connection
  * is in.  A failure is logged and returned; the decision stands. */
 int
 enroll_audit(struct enroll *e, bool accept, const char *reason)
 {
-	struct estca_audit_row a = {
-		.alias = e->h->alias.name,
-		.username = e->username[0] ? e->username : NULL,
-		.operation = e->op,
-		.accept = accept,
-		.reason = reason,
-		.requester = e->requester,
-		.serial = e->serial[0] ? e->serial : NULL,
-	};
+	struct estca_audit_row a;
 	char detail[300];
 	int r;
+
+	audit_row(e, accept, reason, &a);
 
 	if ((r = estca_db_audit(e->ctx->db, &a, detail, sizeof(detail))) != 0)
 		log_err("%s %s: audit row not written: %s", e->h->method,
@@ -158,6 +166,7 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 		.requester = requester,
 	};
 	struct estca_cert_row row;
+	struct estca_audit_row au;
 	STACK_OF(X509) *certs = NULL;
 	unsigned char *der = NULL, *p8 = NULL;
 	size_t p8len = 0;
@@ -216,14 +225,10 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	row.derlen = (size_t)n;
 	row.end_entity = ee_id;
 	row.alias = h->alias.name;
-	if ((r = estca_db_cert_insert(ctx->db, &row, detail, sizeof(detail))) != 0 ||
-	    (consume && (r = estca_db_ee_consume(ctx->db, ee_id, detail,
-	    sizeof(detail))) != 0) ||
-	    (e->approved_id > 0 && (r = estca_db_approval_mark(ctx->db,
-	    e->approved_id, "issued", e->serial, detail, sizeof(detail))) != 0) ||
-	    (r = enroll_audit(e, true, accept_text)) != 0 ||
-	    ((r = estca_db_commit(ctx->db, detail, sizeof(detail))) != 0 &&
-	    !(r == ESTCA_ERR_UNAVAILABLE && commit_landed(e, der, (size_t)n)))) {
+	audit_row(e, true, accept_text, &au);
+	if ((r = estca_db_record_issue(ctx->db, &row, consume, e->approved_id,
+	    &au, detail, sizeof(detail))) != 0 &&
+	    !(r == ESTCA_ERR_UNAVAILABLE && commit_landed(e, der, (size_t)n))) {
 		if (r != ESTCA_ERR_UNAVAILABLE)
 			r = ESTCA_ERR_INTERNAL;
 		r = estca_http_fail(h, r, r == ESTCA_ERR_UNAVAILABLE ?

@@ -275,4 +275,42 @@ fi
 head -c 100000 /dev/zero | tr '\0' 'A' >"$W/mid.b64"
 is "a 100,000-byte body: 413" "$(post mid "$EST/simpleenroll" "$W/mid.b64")" 413
 
+# ---- alias changes reach every worker at once (012_record_phase.sql) ---------
+# Workers keep the alias rows they read; a change to est.alias notifies
+# them.  Many clients at once prime as many workers as the server runs,
+# then the DBA deletes the alias: no request after that may still find it.
+
+# get_many TAG URL: 16 keep-alive clients, 10 GETs each; the statuses as
+# "Nxcode ...".
+get_many() {
+	local tag=$1 url=$2 i j
+	for i in $(seq 1 16); do
+		{
+			printf 'cacert = "%s"\nsilent\nmax-time = 20\n' "$ESTCA_CACERT"
+			printf 'write-out = "%%{http_code}\\n"\n'
+			for j in $(seq 1 10); do
+				printf 'url = "%s"\noutput = "/dev/null"\n' "$url"
+			done
+		} >"$W/$tag.$i.curl"
+		timeout 60 curl -K "$W/$tag.$i.curl" >"$W/$tag.$i.st" 2>/dev/null &
+	done
+	wait
+	cat "$W/$tag".*.st | sort | uniq -c |
+	    awk '{ printf "%s%sx%s", s, $1, $2; s = " " }'
+}
+check "DBA creates alias cachea" dba \
+    "SELECT est.create_alias('cachea', 'est', 'device', 'challenge_password');"
+st=$(get_many cache1 "$EST/cachea/csrattrs")
+case $st in
+*x404*|"") fail "while alias cachea exists: no 404 in 160 requests" "$st" ;;
+*) is "while alias cachea exists: 160 answered" "$(cat "$W"/cache1.*.st | grep -c '^[2]')" 160 ;;
+esac
+check "DBA deletes alias cachea" dba "DELETE FROM est.alias WHERE name = 'cachea';"
+is "right after: every request finds it gone (404)" \
+    "$(get_many cache2 "$EST/cachea/csrattrs")" "160x404"
+check "DBA creates it again" dba \
+    "SELECT est.create_alias('cachea', 'est', 'device', 'challenge_password');"
+is "right after: every request finds it again, as before" \
+    "$(get_many cache3 "$EST/cachea/csrattrs")" "$st"
+
 done_testing

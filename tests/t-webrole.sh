@@ -337,11 +337,11 @@ refused "become estca_dba (SET ROLE)" "SET ROLE estca_dba"
 # est.ra_register_end_entity (sql/009): the one way the web role creates an
 # end entity, checking the alias's option, limits and the role's quota
 # itself (below).
-is "the est functions the web role may call: est.web_restricted(), est.ra_register_end_entity" \
+is "the est functions the web role may call: est.web_restricted(), est.ra_register_end_entity, est.record_issue" \
     "$(sql "SELECT string_agg(p.oid::regprocedure::text, ' ' ORDER BY p.oid::regprocedure::text)
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname = 'est' AND has_function_privilege('estca_fcgi', p.oid, 'EXECUTE')")" \
-    "est.ra_register_end_entity(text,bigint,text,text,text[],text) est.web_restricted()"
+    "est.ra_register_end_entity(text,bigint,text,text,text[],text) est.record_issue(text,text,text,timestamp with time zone,timestamp with time zone,bytea,bigint,text,boolean,bigint,text,text,text,text) est.web_restricted()"
 
 # ---- RA registration (sql/009): only within the alias's option and limits ----
 
@@ -484,5 +484,37 @@ check "DBA revokes (est.revoke_certificate)" \
 is "the DBA functions audited as dba:" \
     "$(sql "SELECT count(*) FROM est.audit WHERE requester = 'postgres' AND operation IN
         ('dba:approve_request', 'dba:reject_request', 'dba:revoke_certificate')")" 5
+
+# ---- the record phase (012_record_phase.sql) ------------------------------------
+
+is "est.record_issue runs with the caller's rights (not SECURITY DEFINER)" \
+    "$(sql "SELECT prosecdef FROM pg_proc WHERE oid =
+        'est.record_issue(text, text, text, timestamptz, timestamptz, bytea, bigint,
+         text, boolean, bigint, text, text, text, text)'::regprocedure")" f
+# rec SERIAL EE CONSUME APPROVAL OPERATION: the call a worker sends
+rec() {
+	printf "SELECT est.record_issue('CN=estca Test', '%s', 'CN=dev-e', now(),
+	    now() + interval '1 day', decode('%s', 'hex'), %s, 'wr', %s, %s,
+	    'dev-e', '%s', 'test issuance', '127.0.0.1')" "$1" "$1" "$2" "$3" "$4" "$5"
+}
+EE_E=$(ee_id wr dev-e)
+refused_as P0001 "record a certificate for an end entity with no use left" \
+    "$(rec 5EC0DE01 "$EE_E" true NULL simpleenroll)"
+refused "record a certificate with an audit row of operation dba:approve_request" \
+    "$(rec 5EC0DE02 "$EE_E" false NULL dba:approve_request)"
+refused_as P0001 "record a certificate marking a request issued that does not exist" \
+    "$(rec 5EC0DE03 "$EE_E" false 0 simpleenroll)"
+is "... none of them left a certificate or an audit row" \
+    "$(sql "SELECT count(*) FROM est.certificate WHERE serial LIKE '5EC0DE0_'")/$(sql \
+        "SELECT count(*) FROM est.audit WHERE serial LIKE '5EC0DE0_'")" "0/0"
+is "... nor used anything up" "$(ee_state wr dev-e)" "0 0 active"
+check "DBA gives dev-e one more use" dba \
+    "UPDATE est.end_entity SET uses_left = 1 WHERE alias = 'wr' AND username = 'dev-e';"
+allowed "a worker records an issued certificate (est.record_issue)" \
+    "$(rec 5EC0DE04 "$EE_E" true NULL simpleenroll)"
+is "... certificate, audit row and the use consumed" \
+    "$(sql "SELECT count(*) FROM est.certificate WHERE serial = '5EC0DE04'")/$(sql \
+        "SELECT count(*) FROM est.audit WHERE serial = '5EC0DE04' AND decision = 'accept'") $(ee_state wr dev-e)" \
+    "1/1 0 0 active"
 
 done_testing
