@@ -7,8 +7,9 @@
  * spliced into SQL text; every PGresult is cleared on the path that got
  * it.  A transaction's BEGIN travels with its first statement, and an
  * issued certificate's record with its COMMIT, each pair as one libpq
- * pipeline: one round trip.  Alias rows are cached, emptied by the
- * est.alias notices the connection LISTENs to.  Never sends an enrollment code or password to the server
+ * pipeline: one round trip.  Alias rows and RA members are kept between
+ * requests, forgotten on every notice of a change the connection LISTENs
+ * to (and with the connection).  Never sends an enrollment code or password to the server
  * (statement logs would keep it): hashes are fetched and checked here.
  */
 #include <errno.h>
@@ -25,8 +26,17 @@
 /* Statements prepared on the current connection, by their text. */
 #define DB_PREPARED_MAX 64
 
-/* Alias rows kept between requests (est.alias is read on every one). */
+/* Alias rows kept between requests (est.alias is read on every one),
+ * and RA members looked up by (alias, username). */
 #define DB_ALIAS_CACHE 16
+#define DB_RA_CACHE 16
+
+struct db_ra_kept {
+	char alias[ESTCA_DB_NAME_MAX + 1];
+	char username[ESTCA_DB_USERNAME_MAX + 1];
+	struct estca_ra_member m[ESTCA_DB_RA_MEMBERS_MAX];   /* hashes: wiped */
+	size_t n;
+};
 
 struct estca_db {
 	char *conninfo;
@@ -40,14 +50,26 @@ struct estca_db {
 	 * next statement carries the BEGIN with it (one round trip). */
 	bool begin_pending;
 	/*
-	 * The alias rows read on this connection.  They stay only while
-	 * the connection LISTENs on estca_alias (012_record_phase.sql: every
-	 * change to est.alias notifies it): any notice, and any new
-	 * connection, empties the cache.
+	 * The alias rows and RA members read on this connection.  They stay
+	 * only while the connection LISTENs on estca_config
+	 * (012_record_phase.sql: every change to est.alias, est.role or
+	 * est.role_member notifies it): any notice, and any new connection,
+	 * empties both.
 	 */
 	struct estca_alias alias[DB_ALIAS_CACHE];
 	size_t nalias;
+	struct db_ra_kept ra[DB_RA_CACHE];
+	size_t nra;
 };
+
+/* Forget everything kept between requests. */
+static void
+forget_kept(struct estca_db *db)
+{
+	db->nalias = 0;
+	OPENSSL_cleanse(db->ra, sizeof(db->ra));
+	db->nra = 0;
+}
 
 int
 estca_db_open(const char *conninfo, struct estca_db **out)
@@ -74,6 +96,7 @@ estca_db_close(struct estca_db *db)
 		PQfinish(db->conn);
 	for (size_t i = 0; i < db->nprep; i++)
 		OPENSSL_free(db->prep[i].sql);
+	forget_kept(db);
 	/* the conninfo may hold a password */
 	OPENSSL_clear_free(db->conninfo, strlen(db->conninfo));
 	OPENSSL_free(db);
@@ -109,7 +132,7 @@ drop(struct estca_db *db)
 	db->conn = NULL;
 	/* prepared statements and the LISTEN die with their connection */
 	forget_prepared(db);
-	db->nalias = 0;
+	forget_kept(db);
 }
 
 /*
@@ -169,12 +192,12 @@ db_connect(struct estca_db *db, char *detail, size_t len)
 	/*
 	 * A request never waits long behind another holding an end entity's
 	 * row: a session setting, so that no transaction has to send it.
-	 * LISTEN: the alias cache lives only as long as this connection
-	 * hears every change to est.alias.
+	 * LISTEN: what is kept between requests lives only as long as this
+	 * connection hears every change to it.
 	 */
 	for (size_t i = 0; i < 2; i++) {
 		static const char *const setup[] = { "SET lock_timeout = '10s'",
-		    "LISTEN estca_alias" };
+		    "LISTEN estca_config" };
 		PGresult *pr = PQexec(db->conn, setup[i]);
 		bool ok = pr != NULL && PQresultStatus(pr) == PGRES_COMMAND_OK;
 
@@ -187,7 +210,7 @@ db_connect(struct estca_db *db, char *detail, size_t len)
 		}
 		PQclear(pr);
 	}
-	db->nalias = 0;
+	forget_kept(db);
 	return 0;
 }
 
@@ -412,28 +435,72 @@ db_get_bool(const PGresult *res, int col)
 
 /*
  * Take in what the server has sent since the last statement: a notice on
- * estca_alias (est.alias changed) empties the alias cache.  So does a
- * connection that cannot be read: the next statement finds out why.
+ * estca_config (est.alias, est.role or est.role_member changed) empties
+ * what is kept.  So does a connection that cannot be read: the next
+ * statement finds out why.
  */
 static void
-alias_notices(struct estca_db *db)
+config_notices(struct estca_db *db)
 {
 	PGnotify *n;
 
 	if (db->conn == NULL || PQconsumeInput(db->conn) != 1) {
-		db->nalias = 0;
+		forget_kept(db);
 		return;
 	}
 	while ((n = PQnotifies(db->conn)) != NULL) {
-		db->nalias = 0;
+		forget_kept(db);
 		PQfreemem(n);
 	}
 }
 
+/* The RA members kept for (alias, username): true with m[0..*n) set. */
+bool
+db_ra_kept(struct estca_db *db, const char *alias, const char *username,
+    struct estca_ra_member *m, size_t *n)
+{
+	config_notices(db);
+	for (size_t i = 0; i < db->nra; i++) {
+		const struct db_ra_kept *k = &db->ra[i];
+
+		if (strcmp(k->alias, alias) == 0 &&
+		    strcmp(k->username, username) == 0) {
+			memcpy(m, k->m, k->n * sizeof(*m));
+			*n = k->n;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Keep m[0..n) (just read from the database) for (alias, username). */
+void
+db_ra_keep(struct estca_db *db, const char *alias, const char *username,
+    const struct estca_ra_member *m, size_t n)
+{
+	struct db_ra_kept *k;
+
+	if (db->conn == NULL || n == 0 || n > ESTCA_DB_RA_MEMBERS_MAX)
+		return;
+	if (db->nra == DB_RA_CACHE) {
+		OPENSSL_cleanse(db->ra, sizeof(db->ra));
+		db->nra = 0;
+	}
+	k = &db->ra[db->nra];
+	if (estca_str_copy(k->alias, sizeof(k->alias), alias) != 0 ||
+	    estca_str_copy(k->username, sizeof(k->username), username) != 0) {
+		OPENSSL_cleanse(k, sizeof(*k));
+		return;
+	}
+	memcpy(k->m, m, n * sizeof(*m));
+	k->n = n;
+	db->nra++;
+}
+
 /*
  * The alias name from the cache, or from est.alias (then cached).  A
- * DBA's change reaches the cache as a notice: the trigger of
- * 012_record_phase.sql raises it when the change commits, and Postgres
+ * DBA's change reaches the cache as a notice: the triggers of
+ * 012_record_phase.sql raise it when the change commits, and Postgres
  * sends it to this connection at once (the worker is idle between
  * requests), before the next request reads it here.
  */
@@ -454,7 +521,7 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 	int r;
 
 	memset(a, 0, sizeof(*a));
-	alias_notices(db);
+	config_notices(db);
 	for (size_t i = 0; i < db->nalias; i++)
 		if (strcmp(db->alias[i].name, name) == 0) {
 			*a = db->alias[i];
@@ -565,8 +632,7 @@ db_run(struct estca_db *db, const char *sql, int nparams,
 int
 estca_db_begin(struct estca_db *db, char *detail, size_t detaillen)
 {
-	if (db->begin_pending || (db->conn != NULL &&
-	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)) {
+	if (estca_db_in_transaction(db)) {
 		db_set_detail(detail, detaillen, "begin", "a transaction is open");
 		return ESTCA_ERR_INTERNAL;
 	}
@@ -623,6 +689,13 @@ db_exec_commit(struct estca_db *db, const struct db_stmt *st, PGresult **res,
 		*res = NULL;
 	}
 	return r;
+}
+
+bool
+estca_db_in_transaction(const struct estca_db *db)
+{
+	return db->begin_pending || (db->conn != NULL &&
+	    PQtransactionStatus(db->conn) != PQTRANS_IDLE);
 }
 
 void

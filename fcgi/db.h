@@ -60,7 +60,12 @@ struct estca_alias {
 int estca_db_open(const char *conninfo, struct estca_db **out) ESTCA_WUR;
 void estca_db_close(struct estca_db *db);
 
-/* Look up alias name into *a. */
+/*
+ * Look up alias name into *a.  Rows read are kept between requests for
+ * as long as the connection hears every change (012_record_phase.sql:
+ * LISTEN estca_config, raised by any change to est.alias, est.role or
+ * est.role_member); a notice, or a new connection, forgets them.
+ */
 int estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
     char *detail, size_t detaillen) ESTCA_WUR;
 
@@ -75,6 +80,8 @@ int estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 int estca_db_begin(struct estca_db *db, char *detail, size_t detaillen) ESTCA_WUR;
 int estca_db_commit(struct estca_db *db, char *detail, size_t detaillen) ESTCA_WUR;
 void estca_db_rollback(struct estca_db *db);
+/* A transaction was begun and not yet committed or rolled back. */
+bool estca_db_in_transaction(const struct estca_db *db);
 
 #define ESTCA_DB_USERNAME_MAX 256
 #define ESTCA_DB_DN_MAX 1024
@@ -204,7 +211,8 @@ int estca_db_digest_nonce_use(struct estca_db *db, const char *nonce,
 /*
  * The members called username that have a password, in the roles of
  * alias (a name may be in several roles), into m[0..*n), at most
- * ESTCA_DB_RA_MEMBERS_MAX.  *n == 0 when there is none.
+ * ESTCA_DB_RA_MEMBERS_MAX.  *n == 0 when there is none.  Members found
+ * are kept between requests, as alias rows are (estca_db_alias).
  */
 int estca_db_ra_password_members(struct estca_db *db, const char *alias,
     const char *username, struct estca_ra_member *m, size_t *n,

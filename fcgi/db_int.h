@@ -36,6 +36,10 @@ int db_exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
     char *detail, size_t len);
 int db_exec_commit(struct estca_db *db, const struct db_stmt *st,
     PGresult **res, char *detail, size_t len);
+bool db_ra_kept(struct estca_db *db, const char *alias,
+    const char *username, struct estca_ra_member *m, size_t *n);
+void db_ra_keep(struct estca_db *db, const char *alias, const char *username,
+    const struct estca_ra_member *m, size_t n);
 int db_get_text(const PGresult *res, int col, char *dst, size_t dstlen);
 bool db_get_bool(const PGresult *res, int col);
 int db_get_ll(const PGresult *res, int row, int col, long long max,

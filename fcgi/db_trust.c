@@ -91,6 +91,8 @@ estca_db_ra_password_members(struct estca_db *db, const char *alias,
 	int rows, r;
 
 	*n = 0;
+	if (db_ra_kept(db, alias, username, m, n))
+		return 0;
 	if ((r = db_exec(db, sql, 2, params, &res, detail, detaillen)) != 0)
 		return r;
 	rows = PQntuples(res);
@@ -119,6 +121,7 @@ estca_db_ra_password_members(struct estca_db *db, const char *alias,
 	}
 	PQclear(res);
 	*n = (size_t)rows;
+	db_ra_keep(db, alias, username, m, *n);
 	return 0;
 }
 

@@ -358,6 +358,13 @@ handle(struct estca_ctx *ctx, FCGX_Request *fx)
 	}
 
 	r = fn(ctx, &h);
+	/* Every path ends its transaction; one left open would be a bug, and
+	 * must not carry into the next request. */
+	if (estca_db_in_transaction(ctx->db)) {
+		log_err("%s %s: a transaction was left open; rolled back",
+		    h.method, h.logpath);
+		estca_db_rollback(ctx->db);
+	}
 	if (r == 0) {
 		log_debug("%s %s: %d", h.method, h.logpath, h.status);
 		goto out;

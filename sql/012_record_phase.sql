@@ -1,5 +1,6 @@
 -- 012_record_phase.sql - an issued certificate is recorded by one
--- statement, sent with its COMMIT; workers hear about alias changes.
+-- statement, sent with its COMMIT; workers hear about alias and RA role
+-- changes.
 --
 -- Applied by sql/estca-dbinit inside one transaction; no BEGIN/COMMIT here.
 
@@ -57,21 +58,28 @@ GRANT EXECUTE ON FUNCTION est.record_issue(text, text, text, timestamptz,
 	timestamptz, bytea, bigint, text, boolean, bigint, text, text, text,
 	text) TO estca_web;
 
--- Workers keep the alias rows they read (fcgi/db.c) for as long as their
--- connection LISTENs on estca_alias; every statement that changes
--- est.alias, by any role and any path, notifies it when it commits, and
--- each worker then reads the alias again.
-CREATE FUNCTION est.alias_changed() RETURNS trigger
+-- Workers keep the alias rows and RA role members they read (fcgi/db.c)
+-- for as long as their connection LISTENs on estca_config; every
+-- statement that changes est.alias, est.role or est.role_member, by any
+-- role and any path, notifies it when it commits, and each worker then
+-- forgets all it kept and reads it again.
+CREATE FUNCTION est.config_changed() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pg_notify('estca_alias', '');
+	PERFORM pg_notify('estca_config', TG_TABLE_NAME);
 	RETURN NULL;
 END
 $$;
-REVOKE ALL ON FUNCTION est.alias_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION est.config_changed() FROM PUBLIC;
 
 CREATE TRIGGER alias_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON est.alias
-	FOR EACH STATEMENT EXECUTE FUNCTION est.alias_changed();
+	FOR EACH STATEMENT EXECUTE FUNCTION est.config_changed();
+CREATE TRIGGER role_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON est.role
+	FOR EACH STATEMENT EXECUTE FUNCTION est.config_changed();
+CREATE TRIGGER role_member_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON est.role_member
+	FOR EACH STATEMENT EXECUTE FUNCTION est.config_changed();

@@ -280,14 +280,17 @@ is "a 100,000-byte body: 413" "$(post mid "$EST/simpleenroll" "$W/mid.b64")" 413
 # them.  Many clients at once prime as many workers as the server runs,
 # then the DBA deletes the alias: no request after that may still find it.
 
-# get_many TAG URL: 16 keep-alive clients, 10 GETs each; the statuses as
-# "Nxcode ...".
+# get_many TAG URL [curl config lines...]: 16 keep-alive clients, 10
+# requests each (GET, or what the config lines make them); the statuses
+# as "Nxcode ...".
 get_many() {
-	local tag=$1 url=$2 i j
+	local tag=$1 url=$2 i j o
+	shift 2
 	for i in $(seq 1 16); do
 		{
 			printf 'cacert = "%s"\nsilent\nmax-time = 20\n' "$ESTCA_CACERT"
 			printf 'write-out = "%%{http_code}\\n"\n'
+			for o in "$@"; do printf '%s\n' "$o"; done
 			for j in $(seq 1 10); do
 				printf 'url = "%s"\noutput = "/dev/null"\n' "$url"
 			done
@@ -312,5 +315,23 @@ check "DBA creates it again" dba \
     "SELECT est.create_alias('cachea', 'est', 'device', 'challenge_password');"
 is "right after: every request finds it again, as before" \
     "$(get_many cache3 "$EST/cachea/csrattrs")" "$st"
+
+# The same for an RA member's password: 160 requests that authenticate
+# (the end entity is not registered: 403 after the password was taken),
+# then the DBA removes the member: every request after that is 401.
+RA_PW=Rc1-$(openssl rand -hex 8)
+note_secret "$RA_PW"
+check "DBA creates RA alias cacher, role and member racache" dba "
+SELECT est.create_alias('cacher', 'est', 'device', 'ra');
+SELECT est.create_role('cacheops', 'cacher');
+SELECT est.add_role_member_password('cacheops', 'racache', :'pw');" -v pw="$RA_PW"
+mkcsr rc /CN=not-registered-rc '' ''
+RA_POST=("data-binary = \"@$W/rc.b64\"" 'header = "Content-Type: application/pkcs10"'
+    "user = \"racache:$RA_PW\"")
+is "while the member exists: 160 authenticated, refused as not registered (403)" \
+    "$(get_many cache4 "$EST/cacher/simpleenroll" "${RA_POST[@]}")" "160x403"
+check "DBA removes the member" dba "SELECT est.remove_role_member('cacheops', 'racache');"
+is "right after: every request's password is refused (401)" \
+    "$(get_many cache5 "$EST/cacher/simpleenroll" "${RA_POST[@]}")" "160x401"
 
 done_testing
