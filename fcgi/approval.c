@@ -19,12 +19,11 @@ estca_queued_free(struct estca_queued *q)
 }
 
 int
-estca_approval_find(struct estca_db *db, const char *alias,
-    const char *operation, const char *auth, X509_REQ *req,
-    struct estca_queued *q, char *detail, size_t detaillen)
+estca_approval_key(X509_REQ *req, struct estca_queued *q, char *detail,
+    size_t detaillen)
 {
 	unsigned int mdlen = 0;
-	int n, r;
+	int n;
 
 	memset(q, 0, sizeof(*q));
 	if ((n = i2d_X509_REQ(req, &q->der)) <= 0) {
@@ -37,6 +36,18 @@ estca_approval_find(struct estca_db *db, const char *alias,
 		snprintf(detail, detaillen, "SHA-256 of the CSR failed");
 		return ESTCA_ERR_INTERNAL;
 	}
+	return 0;
+}
+
+int
+estca_approval_find(struct estca_db *db, const char *alias,
+    const char *operation, const char *auth, X509_REQ *req,
+    struct estca_queued *q, char *detail, size_t detaillen)
+{
+	int r;
+
+	if ((r = estca_approval_key(req, q, detail, detaillen)) != 0)
+		return r;
 	r = estca_db_approval_find(db, alias, operation, q->sha256, auth,
 	    &q->row, detail, detaillen);
 	if (r == ESTCA_ERR_NOT_FOUND)

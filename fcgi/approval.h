@@ -29,6 +29,14 @@ struct estca_queued {
 };
 
 /*
+ * How req is found in the queue: its DER and the SHA-256 of it into q
+ * (found false).  0, or an error (detail says which).  q is freed with
+ * estca_queued_free() in every case.
+ */
+int estca_approval_key(X509_REQ *req, struct estca_queued *q, char *detail,
+    size_t detaillen) ESTCA_WUR;
+
+/*
  * Hash req's DER and look the request up (FOR UPDATE, inside the caller's
  * transaction).  0 with q->found set, or an error (detail says which).
  * q is freed with estca_queued_free() in every case.

@@ -114,6 +114,21 @@ int estca_db_ee_lock(struct estca_db *db, const char *alias,
     const char *username, long long id, struct estca_end_entity *ee,
     char *detail, size_t detaillen) ESTCA_WUR;
 
+struct estca_approval_row;
+
+/*
+ * estca_db_ee_lock of (alias, username) and estca_db_approval_find of
+ * (alias, operation, sha256, auth) in one round trip (with the BEGIN,
+ * when it is the transaction's first statement).  *ee_r and *row_r get
+ * what each would have returned (0 or ESTCA_ERR_NOT_FOUND); any other
+ * failure is returned, and then *ee needs no clearing.
+ */
+int estca_db_ee_lock_queued(struct estca_db *db, const char *alias,
+    const char *username, struct estca_end_entity *ee, int *ee_r,
+    const char *operation, const unsigned char sha256[32], const char *auth,
+    struct estca_approval_row *row, int *row_r, char *detail,
+    size_t detaillen) ESTCA_WUR;
+
 /* Count one failed code attempt; lock the end entity too when lock. */
 int estca_db_ee_failed(struct estca_db *db, long long id, bool lock,
     char *detail, size_t detaillen) ESTCA_WUR;

@@ -10,16 +10,39 @@
 #include <openssl/crypto.h>
 #include "db_int.h"
 
+/* The lookup of estca_db_approval_find (db_int.h). */
+const char db_approval_find_sql[] =
+    "SELECT id, end_entity, status, expires_at <= now()"
+    " FROM est.approval_request"
+    " WHERE alias = $1 AND operation = $2 AND csr_sha256 = $3"
+    " AND auth = $4 FOR UPDATE";
+
+int
+db_approval_parse(const PGresult *res, struct estca_approval_row *row,
+    char *detail, size_t detaillen)
+{
+	memset(row, 0, sizeof(*row));
+	if (PQntuples(res) != 1) {
+		db_set_detail(detail, detaillen, "approval request", "not queued");
+		return ESTCA_ERR_NOT_FOUND;
+	}
+	if (PQnfields(res) != 4 ||
+	    db_get_ll(res, 0, 0, 0x7fffffffffffffffLL, &row->id) != 0 ||
+	    (!PQgetisnull(res, 0, 1) &&
+	    db_get_ll(res, 0, 1, 0x7fffffffffffffffLL, &row->end_entity) != 0) ||
+	    db_get_text(res, 2, row->status, sizeof(row->status)) != 0) {
+		db_set_detail(detail, detaillen, "approval request", "row does not fit");
+		return ESTCA_ERR_INTERNAL;
+	}
+	row->expired = db_get_bool(res, 3);
+	return 0;
+}
+
 int
 estca_db_approval_find(struct estca_db *db, const char *alias,
     const char *operation, const unsigned char sha256[32], const char *auth,
     struct estca_approval_row *row, char *detail, size_t detaillen)
 {
-	static const char sql[] =
-	    "SELECT id, end_entity, status, expires_at <= now()"
-	    " FROM est.approval_request"
-	    " WHERE alias = $1 AND operation = $2 AND csr_sha256 = $3"
-	    " AND auth = $4 FOR UPDATE";
 	const char *params[4] = { alias, operation, NULL, auth };
 	char *hash;
 	PGresult *res;
@@ -29,27 +52,13 @@ estca_db_approval_find(struct estca_db *db, const char *alias,
 	if ((hash = db_bytea_hex(sha256, 32)) == NULL)
 		return ESTCA_ERR_NOMEM;
 	params[2] = hash;
-	r = db_exec(db, sql, 4, params, &res, detail, detaillen);
+	r = db_exec(db, db_approval_find_sql, 4, params, &res, detail, detaillen);
 	OPENSSL_free(hash);
 	if (r != 0)
 		return r;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		db_set_detail(detail, detaillen, "approval request", "not queued");
-		return ESTCA_ERR_NOT_FOUND;
-	}
-	if (PQnfields(res) != 4 ||
-	    db_get_ll(res, 0, 0, 0x7fffffffffffffffLL, &row->id) != 0 ||
-	    (!PQgetisnull(res, 0, 1) &&
-	    db_get_ll(res, 0, 1, 0x7fffffffffffffffLL, &row->end_entity) != 0) ||
-	    db_get_text(res, 2, row->status, sizeof(row->status)) != 0) {
-		PQclear(res);
-		db_set_detail(detail, detaillen, "approval request", "row does not fit");
-		return ESTCA_ERR_INTERNAL;
-	}
-	row->expired = db_get_bool(res, 3);
+	r = db_approval_parse(res, row, detail, detaillen);
 	PQclear(res);
-	return 0;
+	return r;
 }
 
 int

@@ -19,43 +19,31 @@ estca_db_ee_clear(struct estca_end_entity *ee)
 	OPENSSL_cleanse(ee, sizeof(*ee));
 }
 
-int
-estca_db_ee_lock(struct estca_db *db, const char *alias, const char *username,
-    long long id, struct estca_end_entity *ee, char *detail, size_t detaillen)
+/* The end entity lookups of estca_db_ee_lock: one row per registered SAN
+ * (one with a NULL san when none), in the order the DBA gave them; only
+ * the end entity row is locked. */
+#define EE_LOOKUP \
+    "SELECT e.id, e.username, e.subject_dn, e.code_hash, e.uses_left," \
+    " e.failed_attempts, e.status, e.require_approval, s.san" \
+    " FROM est.end_entity e" \
+    " LEFT JOIN LATERAL unnest(e.sans) WITH ORDINALITY AS s(san, i) ON true"
+static const char ee_by_name[] = EE_LOOKUP
+    " WHERE e.alias = $1 AND e.username = $2 ORDER BY s.i FOR UPDATE OF e";
+static const char ee_by_id[] = EE_LOOKUP
+    " WHERE e.id = $1 ORDER BY s.i FOR UPDATE OF e";
+
+/* The rows of an end entity lookup into *ee: 0, ESTCA_ERR_NOT_FOUND, or
+ * an error (detail says which).  Does not clear res. */
+static int
+ee_parse(const PGresult *res, struct estca_end_entity *ee, char *detail,
+    size_t detaillen)
 {
-	/* One row per registered SAN (one with a NULL san when none), in the
-	 * order the DBA gave them; only the end entity row is locked. */
-	static const char cols[] =
-	    "SELECT e.id, e.username, e.subject_dn, e.code_hash, e.uses_left,"
-	    " e.failed_attempts, e.status, e.require_approval, s.san"
-	    " FROM est.end_entity e"
-	    " LEFT JOIN LATERAL unnest(e.sans) WITH ORDINALITY AS s(san, i) ON true";
-	static const char by_name[] =
-	    " WHERE e.alias = $1 AND e.username = $2 ORDER BY s.i FOR UPDATE OF e";
-	static const char by_id[] = " WHERE e.id = $1 ORDER BY s.i FOR UPDATE OF e";
-	char sql[sizeof(cols) + sizeof(by_name) + sizeof(by_id)], idtext[24];
-	const char *params[2];
-	PGresult *res;
 	long long v;
 	int r, n;
 
 	memset(ee, 0, sizeof(*ee));
-	if (username != NULL) {
-		snprintf(sql, sizeof(sql), "%s%s", cols, by_name);
-		params[0] = alias;
-		params[1] = username;
-		n = 2;
-	} else {
-		snprintf(sql, sizeof(sql), "%s%s", cols, by_id);
-		snprintf(idtext, sizeof(idtext), "%lld", id);
-		params[0] = idtext;
-		n = 1;
-	}
-	if ((r = db_exec(db, sql, n, params, &res, detail, detaillen)) != 0)
-		return r;
 	n = PQntuples(res);
 	if (n == 0) {
-		PQclear(res);
 		db_set_detail(detail, detaillen, "end entity", "not registered");
 		return ESTCA_ERR_NOT_FOUND;
 	}
@@ -84,13 +72,82 @@ estca_db_ee_lock(struct estca_db *db, const char *alias, const char *username,
 		}
 		ee->nsans++;
 	}
-	PQclear(res);
 	return 0;
 bad:
-	PQclear(res);
 	estca_db_ee_clear(ee);
 	db_set_detail(detail, detaillen, "end entity",
 	    r == ESTCA_ERR_NOMEM ? "out of memory" : "row does not fit (schema mismatch?)");
+	return r;
+}
+
+int
+estca_db_ee_lock(struct estca_db *db, const char *alias, const char *username,
+    long long id, struct estca_end_entity *ee, char *detail, size_t detaillen)
+{
+	char idtext[24];
+	const char *params[2];
+	PGresult *res;
+	int r, n;
+
+	memset(ee, 0, sizeof(*ee));
+	if (username != NULL) {
+		params[0] = alias;
+		params[1] = username;
+		n = 2;
+	} else {
+		snprintf(idtext, sizeof(idtext), "%lld", id);
+		params[0] = idtext;
+		n = 1;
+	}
+	r = db_exec(db, username != NULL ? ee_by_name : ee_by_id, n, params,
+	    &res, detail, detaillen);
+	if (r != 0)
+		return r;
+	r = ee_parse(res, ee, detail, detaillen);
+	PQclear(res);
+	return r;
+}
+
+int
+estca_db_ee_lock_queued(struct estca_db *db, const char *alias,
+    const char *username, struct estca_end_entity *ee, int *ee_r,
+    const char *operation, const unsigned char sha256[32], const char *auth,
+    struct estca_approval_row *row, int *row_r, char *detail,
+    size_t detaillen)
+{
+	const char *ee_params[2] = { alias, username };
+	const char *q_params[4];
+	struct db_stmt st[2] = {
+		{ ee_by_name, 2, ee_params },
+		{ db_approval_find_sql, 4, q_params },
+	};
+	PGresult *res[2];
+	char *hash;
+	int r;
+
+	memset(ee, 0, sizeof(*ee));
+	memset(row, 0, sizeof(*row));
+	*ee_r = *row_r = ESTCA_ERR_NOT_FOUND;
+	if ((hash = db_bytea_hex(sha256, 32)) == NULL)
+		return ESTCA_ERR_NOMEM;
+	q_params[0] = alias;
+	q_params[1] = operation;
+	q_params[2] = hash;
+	q_params[3] = auth;
+	r = db_exec_many(db, 2, st, res, NULL, NULL, 0, detail, detaillen);
+	OPENSSL_free(hash);
+	if (r != 0)
+		return r;
+	*ee_r = ee_parse(res[0], ee, detail, detaillen);
+	*row_r = db_approval_parse(res[1], row, detail, detaillen);
+	PQclear(res[0]);
+	PQclear(res[1]);
+	if (*ee_r != 0 && *ee_r != ESTCA_ERR_NOT_FOUND)
+		r = *ee_r;
+	else if (*row_r != 0 && *row_r != ESTCA_ERR_NOT_FOUND)
+		r = *row_r;
+	if (r != 0)
+		estca_db_ee_clear(ee);
 	return r;
 }
 

@@ -48,4 +48,9 @@ int db_run(struct estca_db *db, const char *sql, int nparams,
     const char *const *params, char *detail, size_t len);
 char *db_bytea_hex(const unsigned char *p, size_t n);
 
+/* db_approval.c: the approval queue lookup, for a pipeline of db_enroll.c */
+extern const char db_approval_find_sql[];
+int db_approval_parse(const PGresult *res, struct estca_approval_row *row,
+    char *detail, size_t detaillen);
+
 #endif

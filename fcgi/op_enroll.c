@@ -100,7 +100,7 @@ initial(struct enroll *e)
 	char codebuf[ESTCA_CODE_MAX + 1], detail[300], text[200];
 	char accept[sizeof(d.audit) + 40];
 	bool code_mode = estca_policy_code_mode(a);
-	int r;
+	int r, ee_r = 0, q_r = 0;
 
 	memset(&ee, 0, sizeof(ee));
 	memset(&ef, 0, sizeof(ef));
@@ -176,12 +176,19 @@ initial(struct enroll *e)
 		    "no usable username in the subject", false);
 	}
 
-	if ((r = estca_db_begin(e->ctx->db, detail, sizeof(detail))) != 0) {
-		r = enroll_db_fail(e, r, "begin", detail);
+	/* The end entity, and this request in the approval queue, locked
+	 * in one round trip with the BEGIN. */
+	if ((r = estca_approval_key(e->csr.req, &e->q, detail,
+	    sizeof(detail))) != 0 ||
+	    (r = estca_db_begin(e->ctx->db, detail, sizeof(detail))) != 0 ||
+	    (r = estca_db_ee_lock_queued(e->ctx->db, a->name, e->username, &ee,
+	    &ee_r, e->op, e->q.sha256, e->auth, &e->q.row, &q_r, detail,
+	    sizeof(detail))) != 0) {
+		r = enroll_db_fail(e, r, "end entity", detail);
 		goto out;
 	}
-	r = estca_db_ee_lock(e->ctx->db, a->name, e->username, 0, &ee, detail,
-	    sizeof(detail));
+	e->q.found = q_r == 0;
+	r = ee_r;
 	/* an RA may register the name first, where the alias lets it */
 	if (r == ESTCA_ERR_NOT_FOUND && a->mode == ESTCA_MODE_RA) {
 		r = enroll_ra_register(e, subject, sans, &ee);
@@ -214,11 +221,9 @@ initial(struct enroll *e)
 			(void)estca_crypt_matches(code, estca_dummy_hash);
 	}
 	OPENSSL_cleanse(codebuf, sizeof(codebuf));
-	/* Already queued?  A rejected, issued or expired request ends here
-	 * (once its credential is right); a pending or approved one goes
-	 * through the policy again. */
-	if ((r = enroll_queue_find(e)) != 0)
-		goto out;
+	/* Already queued (found above)?  A rejected, issued or expired
+	 * request ends here (once its credential is right); a pending or
+	 * approved one goes through the policy again. */
 	if (e->q.found && (!code_mode || rf.code_ok)) {
 		enum estca_approval_action act;
 
