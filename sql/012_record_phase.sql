@@ -83,3 +83,23 @@ CREATE TRIGGER role_changed
 CREATE TRIGGER role_member_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON est.role_member
 	FOR EACH STATEMENT EXECUTE FUNCTION est.config_changed();
+
+-- The guard triggers of 006_web_role.sql ask est.web_restricted() on every
+-- row the workers write (three times per issued certificate).  As a SQL
+-- function with its own search_path it could not be inlined, and its
+-- query over pg_roles was parsed and planned anew on every call; in
+-- PL/pgSQL the plan is kept for the session.  Same rule, same answer.
+CREATE OR REPLACE FUNCTION est.web_restricted() RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN coalesce((
+	    SELECT NOT (r.rolsuper
+	        OR r.oid = (SELECT n.nspowner FROM pg_catalog.pg_namespace n
+	                     WHERE n.nspname = 'est')
+	        OR (pg_catalog.pg_has_role(r.oid, 'estca_dba', 'MEMBER')
+	            AND NOT pg_catalog.pg_has_role(r.oid, 'estca_web', 'MEMBER')))
+	      FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), true);
+END
+$$;
