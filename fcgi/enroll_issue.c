@@ -15,10 +15,15 @@
 #include "enroll.h"
 #include "str.h"
 #include "reply.h"
+#include "certder.h"
 #include "status.h"
 #include "log.h"
 
 #define ENROLL_CTYPE "application/pkcs7-mime; smime-type=certs-only"
+
+/* what a certificate's names render to fits its est.certificate column */
+_Static_assert(sizeof(((struct estca_cert_text *)0)->subject) ==
+    ESTCA_DB_DN_MAX + 1, "estca_cert_text holds an ESTCA_DB_DN_MAX name");
 
 /* Upper-case hex of the serial, no leading zeros (est.certificate). */
 int
@@ -31,19 +36,6 @@ enroll_serial_hex(const X509 *x, char *dst, size_t len)
 		return ESTCA_ERR_INTERNAL;
 	return estca_serial_text(dst, len, ASN1_STRING_get0_data(sn),
 	    (size_t)ASN1_STRING_length(sn)) == 0 ? 0 : ESTCA_ERR_INTERNAL;
-}
-
-static int
-time_text(const ASN1_TIME *t, char *dst, size_t len)
-{
-	struct tm tm;
-
-	if (!ASN1_TIME_to_tm(t, &tm))
-		return ESTCA_ERR_INTERNAL;
-	snprintf(dst, len, "%04d-%02d-%02d %02d:%02d:%02d+00",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
-	return 0;
 }
 
 /* The est.audit row of this request's decision. */
@@ -154,8 +146,7 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	struct estca_ctx *ctx = e->ctx;
 	struct estca_http *h = e->h;
 	char requester[1024], why[256], detail[300] = "", text[360];
-	char issuer[ESTCA_DB_DN_MAX + 1], subj[ESTCA_DB_DN_MAX + 1];
-	char nb[40], na[40];
+	char subj[ESTCA_DB_DN_MAX + 1];
 	struct estca_sign_args a = {
 		.ca_name = h->alias.ca_name,
 		.profile = h->alias.profile,
@@ -167,11 +158,10 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	};
 	struct estca_cert_row row;
 	struct estca_audit_row au;
-	STACK_OF(X509) *certs = NULL;
+	struct estca_cert_text t;
 	unsigned char *der = NULL, *p8 = NULL;
-	size_t p8len = 0;
-	X509 *cert = NULL;
-	int r, n;
+	size_t derlen = 0, p8len = 0;
+	int r;
 
 	/*
 	 * What must be recorded is rendered before the engine is asked:
@@ -187,11 +177,13 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	}
 	snprintf(requester, sizeof(requester), "est %s alias=%s user=%s from=%s",
 	    e->op, h->alias.name, e->username, e->requester);
+	/* The certificate stays DER: the worker never needs its key. */
 	if (e->key_type != NULL)
-		r = estca_engine_keygen(ctx->engine, &a, e->key_type, &cert, &p8,
-		    &p8len, why, sizeof(why));
+		r = estca_engine_keygen_der(ctx->engine, &a, e->key_type, &der,
+		    &derlen, &p8, &p8len, why, sizeof(why));
 	else
-		r = estca_engine_sign(ctx->engine, &a, &cert, why, sizeof(why));
+		r = estca_engine_sign_der(ctx->engine, &a, &der, &derlen, why,
+		    sizeof(why));
 	if (r != 0) {
 		int w = estca_web_engine_err(r);
 
@@ -203,32 +195,27 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 		    w == ESTCA_ERR_REFUSED ? why : NULL,
 		    "engine %s: %s", ctx->conf.engine_socket, why);
 	}
-	if (enroll_serial_hex(cert, e->serial, sizeof(e->serial)) != 0 ||
-	    estca_name_text(X509_get_issuer_name(cert), issuer, sizeof(issuer)) != 0 ||
-	    estca_name_text(X509_get_subject_name(cert), subj, sizeof(subj)) != 0 ||
-	    time_text(X509_get0_notBefore(cert), nb, sizeof(nb)) != 0 ||
-	    time_text(X509_get0_notAfter(cert), na, sizeof(na)) != 0 ||
-	    (n = i2d_X509(cert, &der)) <= 0) {
+	if ((r = estca_cert_der_text(der, derlen, &t)) != 0) {
 		snprintf(detail, sizeof(detail), "issued certificate does not "
-		    "encode or render");
-		r = estca_http_fail(h, ESTCA_ERR_INTERNAL, NULL, "certificate %s "
-		    "issued but not recorded, not delivered: %s", e->serial,
-		    detail);
+		    "decode or render: %s", estca_strerror(r));
+		r = estca_http_fail(h, ESTCA_ERR_INTERNAL, NULL, "certificate "
+		    "issued but not recorded, not delivered: %s", detail);
 		goto fail;
 	}
-	row.issuer = issuer;
+	snprintf(e->serial, sizeof(e->serial), "%s", t.serial);
+	row.issuer = t.issuer;
 	row.serial = e->serial;
-	row.subject = subj;
-	row.not_before = nb;
-	row.not_after = na;
+	row.subject = t.subject;
+	row.not_before = t.not_before;
+	row.not_after = t.not_after;
 	row.der = der;
-	row.derlen = (size_t)n;
+	row.derlen = derlen;
 	row.end_entity = ee_id;
 	row.alias = h->alias.name;
 	audit_row(e, true, accept_text, &au);
 	if ((r = estca_db_record_issue(ctx->db, &row, consume, e->approved_id,
 	    &au, detail, sizeof(detail))) != 0 &&
-	    !(r == ESTCA_ERR_UNAVAILABLE && commit_landed(e, der, (size_t)n))) {
+	    !(r == ESTCA_ERR_UNAVAILABLE && commit_landed(e, der, derlen))) {
 		if (r != ESTCA_ERR_UNAVAILABLE)
 			r = ESTCA_ERR_INTERNAL;
 		r = estca_http_fail(h, r, r == ESTCA_ERR_UNAVAILABLE ?
@@ -239,21 +226,13 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	}
 	log_info("%s %s from %s: issued %s to \"%s\" (%s)", h->method,
 	    h->logpath, e->addr, e->serial, e->username, accept_text);
-	OPENSSL_free(der);
 	if (p8 != NULL) {
-		r = estca_http_reply_serverkeygen(h, cert, p8, p8len);
+		r = estca_http_reply_serverkeygen(h, der, derlen, p8, p8len);
 		OPENSSL_clear_free(p8, p8len);
-		X509_free(cert);
-		return r;
+	} else {
+		r = estca_http_reply_cert_der(h, der, derlen, ENROLL_CTYPE);
 	}
-	if ((certs = sk_X509_new_null()) == NULL || !sk_X509_push(certs, cert)) {
-		sk_X509_free(certs);
-		X509_free(cert);
-		return estca_http_fail(h, ESTCA_ERR_NOMEM, NULL,
-		    "certificate %s recorded, but out of memory", e->serial);
-	}
-	r = estca_http_reply_certs(h, certs, ENROLL_CTYPE);
-	sk_X509_pop_free(certs, X509_free);
+	OPENSSL_free(der);
 	return r;
 fail:
 	/*
@@ -272,7 +251,6 @@ fail:
 	OPENSSL_free(der);
 	if (p8 != NULL)
 		OPENSSL_clear_free(p8, p8len);
-	X509_free(cert);
 	return r;
 }
 

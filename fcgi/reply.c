@@ -11,6 +11,7 @@
 #include "log.h"
 #include "b64.h"
 #include "reply.h"
+#include "certder.h"
 #include "status.h"
 
 #define REPLY_HEADER_MAX 2048
@@ -135,42 +136,63 @@ estca_drain_body(struct estca_http *h, size_t cap)
 
 /*
  * DER of a degenerate SignedData: no signers, no content, certificates in
- * the order given (the encoding keeps it).  *der is OPENSSL_free'd by the
+ * the order given (estca_certs_only_wrap).  *der is OPENSSL_free'd by the
  * caller.
  */
 int
 estca_certs_only_der(STACK_OF(X509) *certs, unsigned char **der, size_t *derlen)
 {
-	PKCS7 *p7;
-	int n, r = ESTCA_ERR_INTERNAL;
+	unsigned char *one[16] = { NULL };
+	size_t len[16];
+	int n = sk_X509_num(certs), r = 0, k;
 
 	*der = NULL;
-	if ((p7 = PKCS7_new()) == NULL)
-		return ESTCA_ERR_NOMEM;
-	if (!PKCS7_set_type(p7, NID_pkcs7_signed) ||
-	    !PKCS7_content_new(p7, NID_pkcs7_data) ||
-	    !PKCS7_set_detached(p7, 1))
-		goto out;
-	for (int i = 0; i < sk_X509_num(certs); i++)
-		if (!PKCS7_add_certificate(p7, sk_X509_value(certs, i)))
-			goto out;
-	n = i2d_PKCS7(p7, der);
-	if (n <= 0 || (size_t)n > REPLY_MAX_DER) {
+	*derlen = 0;
+	if (n < 0 || n > 16)
+		return ESTCA_ERR_TOO_LARGE;
+	for (int i = 0; i < n && r == 0; i++) {
+		if ((k = i2d_X509(sk_X509_value(certs, i), &one[i])) <= 0)
+			r = ESTCA_ERR_INTERNAL;
+		else
+			len[i] = (size_t)k;
+	}
+	if (r == 0)
+		r = estca_certs_only_wrap((const unsigned char *const *)one, len,
+		    (size_t)n, der, derlen);
+	for (int i = 0; i < n; i++)
+		OPENSSL_free(one[i]);
+	if (r == 0 && *derlen > REPLY_MAX_DER) {
 		OPENSSL_free(*der);
 		*der = NULL;
-		goto out;
+		*derlen = 0;
+		r = ESTCA_ERR_TOO_LARGE;
 	}
-	*derlen = (size_t)n;
-	r = 0;
-out:
-	PKCS7_free(p7);
+	return r;
+}
+
+/* 200 with der[0..derlen) (a certs-only PKCS#7) as base64 lines. */
+static int
+reply_p7(struct estca_http *h, const unsigned char *der, size_t derlen,
+    const char *ctype)
+{
+	struct estca_buf body;
+	int r;
+
+	estca_buf_init(&body, REPLY_MAX_DER * 2, false);
+	r = estca_base64_lines(der, derlen, &body);
+	if (r != 0) {
+		estca_buf_free(&body);
+		return estca_http_fail(h, r, NULL, "base64: %s", estca_strerror(r));
+	}
+	r = estca_http_reply(h, 200, ctype, "Content-Transfer-Encoding: base64\r\n",
+	    body.data, body.len);
+	estca_buf_free(&body);
 	return r;
 }
 
 int
 estca_http_reply_certs(struct estca_http *h, STACK_OF(X509) *certs, const char *ctype)
 {
-	struct estca_buf body;
 	unsigned char *der = NULL;
 	size_t derlen = 0;
 	int r;
@@ -179,14 +201,27 @@ estca_http_reply_certs(struct estca_http *h, STACK_OF(X509) *certs, const char *
 		estca_log_ssl(ESTCA_LOG_ERR, "encoding PKCS#7");
 		return estca_http_fail(h, r, NULL, "cannot encode PKCS#7");
 	}
-	estca_buf_init(&body, REPLY_MAX_DER * 2, false);
-	r = estca_base64_lines(der, derlen, &body);
+	r = reply_p7(h, der, derlen, ctype);
 	OPENSSL_free(der);
-	if (r != 0)
-		return estca_http_fail(h, r, NULL, "base64: %s", estca_strerror(r));
-	r = estca_http_reply(h, 200, ctype, "Content-Transfer-Encoding: base64\r\n",
-	    body.data, body.len);
-	estca_buf_free(&body);
+	return r;
+}
+
+int
+estca_http_reply_cert_der(struct estca_http *h, const unsigned char *cert,
+    size_t certlen, const char *ctype)
+{
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	int r;
+
+	if ((r = estca_certs_only_wrap(&cert, &certlen, 1, &der, &derlen)) != 0)
+		return estca_http_fail(h, r, NULL, "cannot encode PKCS#7");
+	if (derlen > REPLY_MAX_DER)
+		r = estca_http_fail(h, ESTCA_ERR_TOO_LARGE, NULL,
+		    "cannot encode PKCS#7");
+	else
+		r = reply_p7(h, der, derlen, ctype);
+	OPENSSL_free(der);
 	return r;
 }
 
@@ -221,21 +256,19 @@ base64_crlf(const unsigned char *p, size_t n, struct estca_buf *out)
 #define KEYGEN_BOUNDARY "CONTENTBOUNDARY"
 
 int
-estca_http_reply_serverkeygen(struct estca_http *h, X509 *cert,
-    const unsigned char *pkcs8, size_t pkcs8len)
+estca_http_reply_serverkeygen(struct estca_http *h, const unsigned char *cert,
+    size_t certlen, const unsigned char *pkcs8, size_t pkcs8len)
 {
-	STACK_OF(X509) *certs = sk_X509_new_null();
 	struct estca_buf body;
 	unsigned char *der = NULL;
 	size_t derlen = 0;
 	int r;
 
-	if (certs == NULL || !sk_X509_push(certs, cert)) {
-		sk_X509_free(certs);
-		return estca_http_fail(h, ESTCA_ERR_NOMEM, NULL, "out of memory");
+	r = estca_certs_only_wrap(&cert, &certlen, 1, &der, &derlen);
+	if (r == 0 && derlen > REPLY_MAX_DER) {
+		OPENSSL_free(der);
+		r = ESTCA_ERR_TOO_LARGE;
 	}
-	r = estca_certs_only_der(certs, &der, &derlen);
-	sk_X509_free(certs);   /* the certificate stays the caller's */
 	if (r != 0)
 		return estca_http_fail(h, r, NULL, "cannot encode PKCS#7");
 	/* the body holds a private key: a secret buffer, wiped when freed */

@@ -42,6 +42,11 @@ int estca_http_reply_error(struct estca_http *h, int err) ESTCA_WUR;
 int estca_http_reply_certs(struct estca_http *h, STACK_OF(X509) *certs,
     const char *ctype) ESTCA_WUR;
 
+/* The same for one certificate given as DER (cert[0..certlen)), which is
+ * not decoded. */
+int estca_http_reply_cert_der(struct estca_http *h, const unsigned char *cert,
+    size_t certlen, const char *ctype) ESTCA_WUR;
+
 /*
  * DER of a certs-only PKCS#7 SignedData (no signers, no content) holding
  * certs in their order; *der is OPENSSL_free'd by the caller.
@@ -52,12 +57,13 @@ int estca_certs_only_der(STACK_OF(X509) *certs, unsigned char **der,
 /*
  * Send the serverkeygen answer (RFC 7030 4.4.2): multipart/mixed with an
  * application/pkcs8 part (the private key) and an application/pkcs7-mime
- * certs-only part (the certificate), both base64.  The assembled body is
+ * certs-only part (the certificate, cert[0..certlen) as DER), both base64.  The assembled body is
  * wiped after sending.  Returns 0, ESTCA_ERR_IO, or an error before
  * anything was sent (h->detail says which).
  */
-int estca_http_reply_serverkeygen(struct estca_http *h, X509 *cert,
-    const unsigned char *pkcs8, size_t pkcs8len) ESTCA_WUR;
+int estca_http_reply_serverkeygen(struct estca_http *h,
+    const unsigned char *cert, size_t certlen, const unsigned char *pkcs8,
+    size_t pkcs8len) ESTCA_WUR;
 
 /*
  * Read and throw away what is left of the request body, at most cap bytes.

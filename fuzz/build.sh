@@ -27,7 +27,7 @@ declare -A extra=(
 	[clientcert]="fcgi/clientcert.c"
 	[basic]="fcgi/cred.c fcgi/csr.c"
 	[names]="fcgi/names.c"
-	[reply]="fcgi/reply.c fcgi/status.c"
+	[reply]="fcgi/reply.c fcgi/status.c fcgi/certder.c fcgi/names.c"
 )
 libsrc="lib/errors.c lib/buf.c lib/conf.c lib/wire.c lib/log.c lib/b64.c lib/str.c lib/dn.c"
 

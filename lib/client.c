@@ -390,31 +390,68 @@ estca_engine_sign_der(struct estca_engine *e, const struct estca_sign_args *a,
 }
 
 int
-estca_engine_keygen(struct estca_engine *e, const struct estca_sign_args *a,
-    const char *key_type, X509 **cert, unsigned char **pkcs8, size_t *pkcs8len,
-    char *reason, size_t reasonlen)
+estca_engine_keygen_der(struct estca_engine *e, const struct estca_sign_args *a,
+    const char *key_type, unsigned char **der, size_t *derlen,
+    unsigned char **pkcs8, size_t *pkcs8len, char *reason, size_t reasonlen)
 {
 	ESTCA_REPLY *rep;
+	const unsigned char *p;
 	int r;
 
-	*cert = NULL;
+	*der = NULL;
+	*derlen = 0;
 	*pkcs8 = NULL;
 	*pkcs8len = 0;
 	if ((r = issue(e, a, key_type, &rep, reason, reasonlen)) != 0)
 		return r;
-	if ((r = estca_wire_reply_cert(rep, 0, cert)) == 0) {
+	if ((r = estca_wire_reply_cert_der(rep, 0, &p, derlen)) == 0 &&
+	    (*der = OPENSSL_memdup(p, *derlen)) == NULL)
+		r = ESTCA_ERR_NOMEM;
+	if (r == 0) {
 		*pkcs8len = (size_t)ASN1_STRING_length(rep->pkcs8);
 		*pkcs8 = OPENSSL_memdup(ASN1_STRING_get0_data(rep->pkcs8), *pkcs8len);
-		if (*pkcs8 == NULL) {
-			*pkcs8len = 0;
-			X509_free(*cert);
-			*cert = NULL;
+		if (*pkcs8 == NULL)
 			r = ESTCA_ERR_NOMEM;
-		}
 	}
-	if (r != 0)
+	if (r != 0) {
+		OPENSSL_free(*der);
+		*der = NULL;
+		*derlen = 0;
+		*pkcs8len = 0;
 		set_reason(reason, reasonlen, r);
+	}
 	free_reply(rep);
+	return r;
+}
+
+int
+estca_engine_keygen(struct estca_engine *e, const struct estca_sign_args *a,
+    const char *key_type, X509 **cert, unsigned char **pkcs8, size_t *pkcs8len,
+    char *reason, size_t reasonlen)
+{
+	unsigned char *der;
+	const unsigned char *p;
+	size_t derlen;
+	int r;
+
+	*cert = NULL;
+	r = estca_engine_keygen_der(e, a, key_type, &der, &derlen, pkcs8,
+	    pkcs8len, reason, reasonlen);
+	if (r != 0)
+		return r;
+	p = der;
+	if (derlen > 0x7fffffff ||
+	    (*cert = d2i_X509(NULL, &p, (long)derlen)) == NULL ||
+	    p != der + derlen) {
+		X509_free(*cert);
+		*cert = NULL;
+		OPENSSL_clear_free(*pkcs8, *pkcs8len);
+		*pkcs8 = NULL;
+		*pkcs8len = 0;
+		r = ESTCA_ERR_MALFORMED;
+		set_reason(reason, reasonlen, r);
+	}
+	OPENSSL_free(der);
 	return r;
 }
 

@@ -78,6 +78,13 @@ int estca_engine_keygen(struct estca_engine *e, const struct estca_sign_args *a,
     const char *key_type, X509 **cert, unsigned char **pkcs8, size_t *pkcs8len,
     char *reason, size_t reasonlen) ESTCA_WUR;
 
+/* The same, handing back the certificate's DER undecoded (*der, *derlen;
+ * OPENSSL_free), as estca_engine_sign_der() does. */
+int estca_engine_keygen_der(struct estca_engine *e,
+    const struct estca_sign_args *a, const char *key_type, unsigned char **der,
+    size_t *derlen, unsigned char **pkcs8, size_t *pkcs8len, char *reason,
+    size_t reasonlen) ESTCA_WUR;
+
 int estca_engine_health(struct estca_engine *e, char *reason, size_t reasonlen) ESTCA_WUR;
 
 #endif
