@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include "str.h"
+#include "log.h"
 #include "db_int.h"
 #include "cred.h"
 
@@ -60,6 +61,13 @@ struct estca_db {
 	size_t nalias;
 	struct db_ra_kept ra[DB_RA_CACHE];
 	size_t nra;
+	/* Something kept answered since the connection last proved alive
+	 * (a round trip that succeeded): if it turns out dead, what was
+	 * kept may have missed a notice, and the request must not go on. */
+	bool kept_used;
+	/* The server sent a notice or an error while idle (a shutdown's
+	 * FATAL arrives so): what was kept is no longer trusted. */
+	bool noticed;
 };
 
 /* Forget everything kept between requests. */
@@ -165,6 +173,20 @@ prepared(struct estca_db *db, const char *sql, int nparams)
 	return db->prep[i].name;
 }
 
+/* Notices and errors the server sends unasked: logged, and what the
+ * connection kept is not trusted after them (config_notices). */
+static void
+on_notice(void *arg, const PGresult *res)
+{
+	struct estca_db *db = arg;
+	char line[300];
+
+	db->noticed = true;
+	estca_one_line(line, sizeof(line),
+	    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	log_info("postgres: %s", line);
+}
+
 static int
 db_connect(struct estca_db *db, char *detail, size_t len)
 {
@@ -189,6 +211,7 @@ db_connect(struct estca_db *db, char *detail, size_t len)
 		drop(db);
 		return ESTCA_ERR_UNAVAILABLE;
 	}
+	PQsetNoticeReceiver(db->conn, on_notice, db);
 	/*
 	 * A request never waits long behind another holding an end entity's
 	 * row: a session setting, so that no transaction has to send it.
@@ -299,10 +322,10 @@ send_collect(struct estca_db *db, size_t n, const struct db_stmt *st,
  * went stale while idle is replaced and the statements sent once more;
  * inside a transaction a lost connection is the transaction lost.
  */
-int
-db_exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
+static int
+exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
     PGresult **res, char state_out[6], char *msg, size_t msglen,
-    char *detail, size_t len)
+    char *detail, size_t len, bool may_retry)
 {
 	static const struct db_stmt begin = { "BEGIN", 0, NULL };
 	struct db_stmt all[DB_PIPELINE_MAX];
@@ -317,6 +340,7 @@ db_exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 	if (msg != NULL && msglen > 0)
 		msg[0] = 0;
 	if (n == 0 || m > DB_PIPELINE_MAX) {
+		db->begin_pending = false;
 		db_set_detail(detail, len, "postgres", "bad statement count");
 		return ESTCA_ERR_INTERNAL;
 	}
@@ -330,8 +354,10 @@ db_exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 		bool sent;
 		int r, kept = db->conn != NULL, idle;
 
-		if ((r = db_connect(db, detail, len)) != 0)
+		if ((r = db_connect(db, detail, len)) != 0) {
+			db->begin_pending = false;
 			return r;
+		}
 		idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
 		sent = send_collect(db, m, all, got);
 		/* The BEGIN went out: from here on the transaction is open
@@ -345,6 +371,7 @@ db_exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 				bad = got[i] != NULL ? got[i] : (PGresult *)-1;
 		}
 		if (sent && bad == NULL) {
+			db->kept_used = false;
 			for (i = 0; i < m; i++)
 				if (i < k)
 					PQclear(got[i]);
@@ -357,8 +384,14 @@ db_exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 			for (i = 0; i < m; i++)
 				PQclear(got[i]);
 			drop(db);
-			/* A kept connection went stale: one fresh try. */
-			if (kept && idle && attempt == 0) {
+			/*
+			 * A kept connection went stale: one fresh try, unless
+			 * this request already acted on what the connection
+			 * kept (it may have missed a change), or the
+			 * statements end the transaction (they may have run).
+			 */
+			if (kept && idle && attempt == 0 && may_retry &&
+			    !db->kept_used) {
 				db->begin_pending = with_begin;
 				continue;
 			}
@@ -381,6 +414,15 @@ db_exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 		return r;
 	}
 	return ESTCA_ERR_UNAVAILABLE;
+}
+
+int
+db_exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
+    PGresult **res, char state_out[6], char *msg, size_t msglen,
+    char *detail, size_t len)
+{
+	return exec_many(db, n, st, res, state_out, msg, msglen, detail, len,
+	    true);
 }
 
 /*
@@ -444,7 +486,9 @@ config_notices(struct estca_db *db)
 {
 	PGnotify *n;
 
-	if (db->conn == NULL || PQconsumeInput(db->conn) != 1) {
+	db->noticed = false;
+	if (db->conn == NULL || PQconsumeInput(db->conn) != 1 ||
+	    PQstatus(db->conn) != CONNECTION_OK) {
 		forget_kept(db);
 		return;
 	}
@@ -452,6 +496,10 @@ config_notices(struct estca_db *db)
 		forget_kept(db);
 		PQfreemem(n);
 	}
+	/* a message the server sent unasked: a shutdown or termination
+	 * announces itself so before the socket closes */
+	if (db->noticed)
+		forget_kept(db);
 }
 
 /* The RA members kept for (alias, username): true with m[0..*n) set. */
@@ -467,6 +515,7 @@ db_ra_kept(struct estca_db *db, const char *alias, const char *username,
 		    strcmp(k->username, username) == 0) {
 			memcpy(m, k->m, k->n * sizeof(*m));
 			*n = k->n;
+			db->kept_used = true;
 			return true;
 		}
 	}
@@ -502,7 +551,9 @@ db_ra_keep(struct estca_db *db, const char *alias, const char *username,
  * DBA's change reaches the cache as a notice: the triggers of
  * 012_record_phase.sql raise it when the change commits, and Postgres
  * sends it to this connection at once (the worker is idle between
- * requests), before the next request reads it here.
+ * requests); it is read here, before the cache is.  A request in the
+ * moment between the COMMIT and the notice's arrival sees the row as it
+ * was, as if it had come just before the COMMIT.
  */
 int
 estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
@@ -525,6 +576,7 @@ estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
 	for (size_t i = 0; i < db->nalias; i++)
 		if (strcmp(db->alias[i].name, name) == 0) {
 			*a = db->alias[i];
+			db->kept_used = true;
 			return 0;
 		}
 	if ((r = db_exec(db, sql, 1, params, &res, detail, detaillen)) != 0)
@@ -679,7 +731,8 @@ db_exec_commit(struct estca_db *db, const struct db_stmt *st, PGresult **res,
 	int r;
 
 	*res = NULL;
-	r = db_exec_many(db, 2, two, got, NULL, NULL, 0, detail, len);
+	/* never sent twice: the first COMMIT may have landed */
+	r = exec_many(db, 2, two, got, NULL, NULL, 0, detail, len, false);
 	if (r == 0) {
 		PQclear(got[1]);
 		*res = got[0];
@@ -689,6 +742,12 @@ db_exec_commit(struct estca_db *db, const struct db_stmt *st, PGresult **res,
 		*res = NULL;
 	}
 	return r;
+}
+
+void
+estca_db_new_request(struct estca_db *db)
+{
+	db->kept_used = false;
 }
 
 bool

@@ -56,6 +56,14 @@ struct estca_alias {
 	size_t ndigest;
 };
 
+/*
+ * A request begins: what the connection keeps (estca_db_alias) has not
+ * been used for it yet.  If it is used and the connection then turns out
+ * dead, the request fails with ESTCA_ERR_UNAVAILABLE instead of going on
+ * over a new connection (the old one may have missed a change).
+ */
+void estca_db_new_request(struct estca_db *db);
+
 /* Remember conninfo (copied); does not connect. */
 int estca_db_open(const char *conninfo, struct estca_db **out) ESTCA_WUR;
 void estca_db_close(struct estca_db *db);
@@ -64,7 +72,11 @@ void estca_db_close(struct estca_db *db);
  * Look up alias name into *a.  Rows read are kept between requests for
  * as long as the connection hears every change (012_record_phase.sql:
  * LISTEN estca_config, raised by any change to est.alias, est.role or
- * est.role_member); a notice, or a new connection, forgets them.
+ * est.role_member); a notice, or a new connection, forgets them.  The
+ * notice is sent when the change commits and read before the next
+ * request's first lookup; a request that arrives in the moment between
+ * may still see the row as it was, as it would had it come just before
+ * the COMMIT.
  */
 int estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
     char *detail, size_t detaillen) ESTCA_WUR;

@@ -195,6 +195,9 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 		    w == ESTCA_ERR_REFUSED ? why : NULL,
 		    "engine %s: %s", ctx->conf.engine_socket, why);
 	}
+	/* from here on e->serial names the certificate just signed (a
+	 * renewal had the presented one there) */
+	e->serial[0] = 0;
 	if ((r = estca_cert_der_text(der, derlen, &t)) != 0) {
 		snprintf(detail, sizeof(detail), "issued certificate does not "
 		    "decode or render: %s", estca_strerror(r));
@@ -232,6 +235,9 @@ issue(struct enroll *e, const X509_NAME *subject, const GENERAL_NAMES *sans,
 	} else {
 		r = estca_http_reply_cert_der(h, der, derlen, ENROLL_CTYPE);
 	}
+	if (r != 0 && r != ESTCA_ERR_IO)
+		log_err("%s %s: certificate %s recorded, but its reply could not "
+		    "be built", h->method, h->logpath, e->serial);
 	OPENSSL_free(der);
 	return r;
 fail:

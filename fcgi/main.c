@@ -339,6 +339,7 @@ handle(struct estca_ctx *ctx, FCGX_Request *fx)
 		goto out;
 	}
 
+	estca_db_new_request(ctx->db);
 	r = estca_db_alias(ctx->db, h.route.alias, &h.alias, h.detail,
 	    sizeof(h.detail));
 	if (r == ESTCA_ERR_NOT_FOUND) {

@@ -179,8 +179,11 @@ initial(struct enroll *e)
 	/* The end entity, and this request in the approval queue, locked
 	 * in one round trip with the BEGIN. */
 	if ((r = estca_approval_key(e->csr.req, &e->q, detail,
-	    sizeof(detail))) != 0 ||
-	    (r = estca_db_begin(e->ctx->db, detail, sizeof(detail))) != 0 ||
+	    sizeof(detail))) != 0) {
+		r = enroll_db_fail(e, r, "approval queue key", detail);
+		goto out;
+	}
+	if ((r = estca_db_begin(e->ctx->db, detail, sizeof(detail))) != 0 ||
 	    (r = estca_db_ee_lock_queued(e->ctx->db, a->name, e->username, &ee,
 	    &ee_r, e->op, e->q.sha256, e->auth, &e->q.row, &q_r, detail,
 	    sizeof(detail))) != 0) {

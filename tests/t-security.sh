@@ -334,4 +334,20 @@ check "DBA removes the member" dba "SELECT est.remove_role_member('cacheops', 'r
 is "right after: every request's password is refused (401)" \
     "$(get_many cache5 "$EST/cacher/simpleenroll" "${RA_POST[@]}")" "160x401"
 
+# A restart of PostgreSQL ends every worker's connection, and with it the
+# notices: a change made before a worker reconnects must still count.
+check "DBA adds the member again" dba \
+    "SELECT est.add_role_member_password('cacheops', 'racache', :'pw');" -v pw="$RA_PW"
+is "... 160 authenticated again (403)" \
+    "$(get_many cache6 "$EST/cacher/simpleenroll" "${RA_POST[@]}")" "160x403"
+pgdata=$(sql "SHOW data_directory")
+# (its output to a file: the new postmaster keeps what it inherits open)
+check "PostgreSQL restarted (the workers idle)" \
+    sh -c "cd / && runuser -u postgres -- '$ESTCA_PGBIN/pg_ctl' -D '$pgdata' \
+        -m fast -w restart >'$W/pg-restart.log' 2>&1"
+check "DBA removes the member while no worker is connected" dba \
+    "SELECT est.remove_role_member('cacheops', 'racache');"
+is "after the restart: every request's password is refused (401)" \
+    "$(get_many cache7 "$EST/cacher/simpleenroll" "${RA_POST[@]}")" "160x401"
+
 done_testing
