@@ -1,16 +1,16 @@
 /*
  * db.c - see db.h.  Owns the worker's PGconn: connecting, the retry of a
- * stale connection, transactions, the alias row, and the helpers the
- * other db_*.c files run every statement through (db_int.h).
+ * stale connection, transactions, and the helpers the other db_*.c files
+ * run every statement through (db_int.h).
  * Statements are prepared once per connection (the first time each
  * text is run) and then executed by name, values as parameters, never
  * spliced into SQL text; every PGresult is cleared on the path that got
  * it.  A transaction's BEGIN travels with its first statement, and an
  * issued certificate's record with its COMMIT, each pair as one libpq
- * pipeline: one round trip.  Alias rows and RA members are kept between
- * requests, forgotten on every notice of a change the connection LISTENs
- * to (and with the connection).  Never sends an enrollment code or password to the server
- * (statement logs would keep it): hashes are fetched and checked here.
+ * pipeline: one round trip.  What the connection keeps between requests
+ * (alias rows, RA members) is db_kept.c's.  Never sends an enrollment
+ * code or password to the server (statement logs would keep it): hashes
+ * are fetched and checked here.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -22,62 +22,6 @@
 #include "str.h"
 #include "log.h"
 #include "db_int.h"
-#include "cred.h"
-
-/* Statements prepared on the current connection, by their text. */
-#define DB_PREPARED_MAX 64
-
-/* Alias rows kept between requests (est.alias is read on every one),
- * and RA members looked up by (alias, username). */
-#define DB_ALIAS_CACHE 16
-#define DB_RA_CACHE 16
-
-struct db_ra_kept {
-	char alias[ESTCA_DB_NAME_MAX + 1];
-	char username[ESTCA_DB_USERNAME_MAX + 1];
-	struct estca_ra_member m[ESTCA_DB_RA_MEMBERS_MAX];   /* hashes: wiped */
-	size_t n;
-};
-
-struct estca_db {
-	char *conninfo;
-	PGconn *conn;
-	struct {
-		char *sql;                /* OPENSSL_strdup'd text */
-		char name[16];            /* "estca_N" */
-	} prep[DB_PREPARED_MAX];
-	size_t nprep;
-	/* estca_db_begin was called and no statement has run since: the
-	 * next statement carries the BEGIN with it (one round trip). */
-	bool begin_pending;
-	/*
-	 * The alias rows and RA members read on this connection.  They stay
-	 * only while the connection LISTENs on estca_config
-	 * (012_record_phase.sql: every change to est.alias, est.role or
-	 * est.role_member notifies it): any notice, and any new connection,
-	 * empties both.
-	 */
-	struct estca_alias alias[DB_ALIAS_CACHE];
-	size_t nalias;
-	struct db_ra_kept ra[DB_RA_CACHE];
-	size_t nra;
-	/* Something kept answered since the connection last proved alive
-	 * (a round trip that succeeded): if it turns out dead, what was
-	 * kept may have missed a notice, and the request must not go on. */
-	bool kept_used;
-	/* The server sent a notice or an error while idle (a shutdown's
-	 * FATAL arrives so): what was kept is no longer trusted. */
-	bool noticed;
-};
-
-/* Forget everything kept between requests. */
-static void
-forget_kept(struct estca_db *db)
-{
-	db->nalias = 0;
-	OPENSSL_cleanse(db->ra, sizeof(db->ra));
-	db->nra = 0;
-}
 
 int
 estca_db_open(const char *conninfo, struct estca_db **out)
@@ -104,7 +48,7 @@ estca_db_close(struct estca_db *db)
 		PQfinish(db->conn);
 	for (size_t i = 0; i < db->nprep; i++)
 		OPENSSL_free(db->prep[i].sql);
-	forget_kept(db);
+	db_forget_kept(db);
 	/* the conninfo may hold a password */
 	OPENSSL_clear_free(db->conninfo, strlen(db->conninfo));
 	OPENSSL_free(db);
@@ -140,7 +84,7 @@ drop(struct estca_db *db)
 	db->conn = NULL;
 	/* prepared statements and the LISTEN die with their connection */
 	forget_prepared(db);
-	forget_kept(db);
+	db_forget_kept(db);
 }
 
 /*
@@ -233,7 +177,7 @@ db_connect(struct estca_db *db, char *detail, size_t len)
 		}
 		PQclear(pr);
 	}
-	forget_kept(db);
+	db_forget_kept(db);
 	return 0;
 }
 
@@ -475,174 +419,6 @@ db_get_bool(const PGresult *res, int col)
 	return !PQgetisnull(res, 0, col) && strcmp(PQgetvalue(res, 0, col), "t") == 0;
 }
 
-/*
- * Take in what the server has sent since the last statement: a notice on
- * estca_config (est.alias, est.role or est.role_member changed) empties
- * what is kept.  So does a connection that cannot be read: the next
- * statement finds out why.
- */
-static void
-config_notices(struct estca_db *db)
-{
-	PGnotify *n;
-
-	db->noticed = false;
-	if (db->conn == NULL || PQconsumeInput(db->conn) != 1 ||
-	    PQstatus(db->conn) != CONNECTION_OK) {
-		forget_kept(db);
-		return;
-	}
-	while ((n = PQnotifies(db->conn)) != NULL) {
-		forget_kept(db);
-		PQfreemem(n);
-	}
-	/* a message the server sent unasked: a shutdown or termination
-	 * announces itself so before the socket closes */
-	if (db->noticed)
-		forget_kept(db);
-}
-
-/* The RA members kept for (alias, username): true with m[0..*n) set. */
-bool
-db_ra_kept(struct estca_db *db, const char *alias, const char *username,
-    struct estca_ra_member *m, size_t *n)
-{
-	config_notices(db);
-	for (size_t i = 0; i < db->nra; i++) {
-		const struct db_ra_kept *k = &db->ra[i];
-
-		if (strcmp(k->alias, alias) == 0 &&
-		    strcmp(k->username, username) == 0) {
-			memcpy(m, k->m, k->n * sizeof(*m));
-			*n = k->n;
-			db->kept_used = true;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Keep m[0..n) (just read from the database) for (alias, username). */
-void
-db_ra_keep(struct estca_db *db, const char *alias, const char *username,
-    const struct estca_ra_member *m, size_t n)
-{
-	struct db_ra_kept *k;
-
-	if (db->conn == NULL || n == 0 || n > ESTCA_DB_RA_MEMBERS_MAX)
-		return;
-	if (db->nra == DB_RA_CACHE) {
-		OPENSSL_cleanse(db->ra, sizeof(db->ra));
-		db->nra = 0;
-	}
-	k = &db->ra[db->nra];
-	if (estca_str_copy(k->alias, sizeof(k->alias), alias) != 0 ||
-	    estca_str_copy(k->username, sizeof(k->username), username) != 0) {
-		OPENSSL_cleanse(k, sizeof(*k));
-		return;
-	}
-	memcpy(k->m, m, n * sizeof(*m));
-	k->n = n;
-	db->nra++;
-}
-
-/*
- * The alias name from the cache, or from est.alias (then cached).  A
- * DBA's change reaches the cache as a notice: the triggers of
- * 012_record_phase.sql raise it when the change commits, and Postgres
- * sends it to this connection at once (the worker is idle between
- * requests); it is read here, before the cache is.  A request in the
- * moment between the COMMIT and the notice's arrival sees the row as it
- * was, as if it had come just before the COMMIT.
- */
-int
-estca_db_alias(struct estca_db *db, const char *name, struct estca_alias *a,
-    char *detail, size_t detaillen)
-{
-	static const char sql[] =
-	    "SELECT name, ca_name, profile, username_dn_field, enroll_mode,"
-	    " dn_part_field, allow_same_key_renewal, serverkeygen,"
-	    " change_subject_name, require_approval, max_failed_attempts,"
-	    " channel_binding, ra_register, array_to_string(digest_algorithms, ' ')"
-	    " FROM est.alias WHERE name = $1";
-	const char *params[1] = { name };
-	PGresult *res;
-	char *end;
-	long v;
-	int r;
-
-	memset(a, 0, sizeof(*a));
-	config_notices(db);
-	for (size_t i = 0; i < db->nalias; i++)
-		if (strcmp(db->alias[i].name, name) == 0) {
-			*a = db->alias[i];
-			db->kept_used = true;
-			return 0;
-		}
-	if ((r = db_exec(db, sql, 1, params, &res, detail, detaillen)) != 0)
-		return r;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		db_set_detail(detail, detaillen, "alias", "no such alias");
-		return ESTCA_ERR_NOT_FOUND;
-	}
-	if (PQnfields(res) != 14 ||
-	    db_get_text(res, 0, a->name, sizeof(a->name)) != 0 ||
-	    db_get_text(res, 1, a->ca_name, sizeof(a->ca_name)) != 0 ||
-	    db_get_text(res, 2, a->profile, sizeof(a->profile)) != 0 ||
-	    db_get_text(res, 3, a->username_dn_field, sizeof(a->username_dn_field)) != 0 ||
-	    db_get_text(res, 4, a->enroll_mode, sizeof(a->enroll_mode)) != 0 ||
-	    db_get_text(res, 5, a->dn_part_field, sizeof(a->dn_part_field)) != 0) {
-		PQclear(res);
-		db_set_detail(detail, detaillen, "alias", "row does not fit (schema mismatch?)");
-		return ESTCA_ERR_INTERNAL;
-	}
-	a->mode = estca_mode_parse(a->enroll_mode);
-	a->allow_same_key_renewal = db_get_bool(res, 6);
-	a->serverkeygen = db_get_bool(res, 7);
-	a->change_subject_name = db_get_bool(res, 8);
-	a->require_approval = db_get_bool(res, 9);
-	a->channel_binding = db_get_bool(res, 11);
-	a->ra_register = db_get_bool(res, 12);
-	{
-		/* "SHA-256 MD5": the offered Digest algorithms, in order */
-		const char *dv = PQgetisnull(res, 0, 13) ? "" : PQgetvalue(res, 0, 13);
-
-		while (*dv != 0 && a->ndigest < 2) {
-			size_t l = strcspn(dv, " ");
-
-			if (l == 7 && strncmp(dv, "SHA-256", 7) == 0)
-				a->digest[a->ndigest++] = ESTCA_DIGEST_SHA256;
-			else if (l == 3 && strncmp(dv, "MD5", 3) == 0)
-				a->digest[a->ndigest++] = ESTCA_DIGEST_MD5;
-			dv += l;
-			while (*dv == ' ')
-				dv++;
-		}
-	}
-	errno = 0;
-	v = strtol(PQgetvalue(res, 0, 10), &end, 10);
-	if (PQgetisnull(res, 0, 10) || end == PQgetvalue(res, 0, 10) ||
-	    errno != 0 || *end != 0 || v < 0 || v > 1000000) {
-		PQclear(res);
-		db_set_detail(detail, detaillen, "alias", "bad max_failed_attempts");
-		return ESTCA_ERR_INTERNAL;
-	}
-	a->max_failed_attempts = (int)v;
-	PQclear(res);
-	if (a->ca_name[0] == 0 || a->profile[0] == 0) {
-		db_set_detail(detail, detaillen, "alias", "empty ca_name or profile");
-		return ESTCA_ERR_INTERNAL;
-	}
-	/* Only a name the database returned (the row's own, same bytes) */
-	if (strcmp(a->name, name) == 0 && db->conn != NULL) {
-		if (db->nalias == DB_ALIAS_CACHE)
-			db->nalias = 0;
-		db->alias[db->nalias++] = *a;
-	}
-	return 0;
-}
-
 /* Column col of row as a non-negative integer no larger than max. */
 int
 db_get_ll(const PGresult *res, int row, int col, long long max, long long *out)
@@ -742,12 +518,6 @@ db_exec_commit(struct estca_db *db, const struct db_stmt *st, PGresult **res,
 		*res = NULL;
 	}
 	return r;
-}
-
-void
-estca_db_new_request(struct estca_db *db)
-{
-	db->kept_used = false;
 }
 
 bool
