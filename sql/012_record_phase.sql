@@ -58,7 +58,7 @@ GRANT EXECUTE ON FUNCTION est.record_issue(text, text, text, timestamptz,
 	timestamptz, bytea, bigint, text, boolean, bigint, text, text, text,
 	text) TO estca_web;
 
--- Workers keep the alias rows and RA role members they read (fcgi/db.c)
+-- Workers keep the alias rows and RA role members they read (fcgi/db_kept.c)
 -- for as long as their connection LISTENs on estca_config; every
 -- statement that changes est.alias, est.role or est.role_member, by any
 -- role and any path, notifies it when it commits, and each worker then
