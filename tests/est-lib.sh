@@ -124,8 +124,10 @@ trust_client_roots() {
 }
 
 # http_code_of LOG: the status of the last response in a curl -v log.
+# curl's progress meter redraws its line with CR and no newline, so a
+# status line can follow one on the same line: split at CRs first.
 http_code_of() {
-	sed -n 's/^< HTTP\/[0-9.]* \([0-9]*\).*/\1/p' "$1" | tail -n1
+	tr '\r' '\n' <"$1" | sed -n 's/^< HTTP\/[0-9.]* \([0-9]*\).*/\1/p' | tail -n1
 }
 
 # ---- load and the books (t-load, t-faults) ----------------------------------
