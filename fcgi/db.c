@@ -295,7 +295,7 @@ exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *bad = NULL;
 		const char *state;
-		bool sent;
+		bool sent, failed = false;
 		int r, kept = db->conn != NULL, idle;
 
 		if ((r = db_connect(db, detail, len)) != 0) {
@@ -307,14 +307,17 @@ exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 		/* The BEGIN went out: from here on the transaction is open
 		 * (or lost with the connection), never pending again. */
 		db->begin_pending = false;
-		for (i = 0; i < m && bad == NULL; i++) {
+		/* the first result that failed (bad stays NULL for a missing one) */
+		for (i = 0; i < m && !failed; i++) {
 			ExecStatusType s = got[i] != NULL ?
 			    PQresultStatus(got[i]) : PGRES_FATAL_ERROR;
 
-			if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)
-				bad = got[i] != NULL ? got[i] : (PGresult *)-1;
+			if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+				failed = true;
+				bad = got[i];
+			}
 		}
-		if (sent && bad == NULL) {
+		if (sent && !failed) {
 			db->kept_used = false;
 			for (i = 0; i < m; i++)
 				if (i < k)
@@ -341,8 +344,6 @@ exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 			}
 			return ESTCA_ERR_UNAVAILABLE;
 		}
-		if (bad == (PGresult *)-1)
-			bad = NULL;
 		state = bad != NULL ? PQresultErrorField(bad, PG_DIAG_SQLSTATE) : NULL;
 		r = transient_sqlstate(state) ? ESTCA_ERR_UNAVAILABLE :
 		    ESTCA_ERR_INTERNAL;

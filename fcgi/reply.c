@@ -206,6 +206,22 @@ estca_http_reply_certs(struct estca_http *h, STACK_OF(X509) *certs, const char *
 	return r;
 }
 
+/* The certs-only PKCS#7 of one certificate's DER, within REPLY_MAX_DER. */
+static int
+wrap_one(const unsigned char *cert, size_t certlen, unsigned char **der,
+    size_t *derlen)
+{
+	int r = estca_certs_only_wrap(&cert, &certlen, 1, der, derlen);
+
+	if (r == 0 && *derlen > REPLY_MAX_DER) {
+		OPENSSL_free(*der);
+		*der = NULL;
+		*derlen = 0;
+		r = ESTCA_ERR_TOO_LARGE;
+	}
+	return r;
+}
+
 int
 estca_http_reply_cert_der(struct estca_http *h, const unsigned char *cert,
     size_t certlen, const char *ctype)
@@ -214,13 +230,9 @@ estca_http_reply_cert_der(struct estca_http *h, const unsigned char *cert,
 	size_t derlen = 0;
 	int r;
 
-	if ((r = estca_certs_only_wrap(&cert, &certlen, 1, &der, &derlen)) != 0)
+	if ((r = wrap_one(cert, certlen, &der, &derlen)) != 0)
 		return estca_http_fail(h, r, NULL, "cannot encode PKCS#7");
-	if (derlen > REPLY_MAX_DER)
-		r = estca_http_fail(h, ESTCA_ERR_TOO_LARGE, NULL,
-		    "cannot encode PKCS#7");
-	else
-		r = reply_p7(h, der, derlen, ctype);
+	r = reply_p7(h, der, derlen, ctype);
 	OPENSSL_free(der);
 	return r;
 }
@@ -264,12 +276,7 @@ estca_http_reply_serverkeygen(struct estca_http *h, const unsigned char *cert,
 	size_t derlen = 0;
 	int r;
 
-	r = estca_certs_only_wrap(&cert, &certlen, 1, &der, &derlen);
-	if (r == 0 && derlen > REPLY_MAX_DER) {
-		OPENSSL_free(der);
-		r = ESTCA_ERR_TOO_LARGE;
-	}
-	if (r != 0)
+	if ((r = wrap_one(cert, certlen, &der, &derlen)) != 0)
 		return estca_http_fail(h, r, NULL, "cannot encode PKCS#7");
 	/* the body holds a private key: a secret buffer, wiped when freed */
 	estca_buf_init(&body, REPLY_MAX_DER * 3, true);
