@@ -124,10 +124,13 @@ trust_client_roots() {
 }
 
 # http_code_of LOG: the status of the last response in a curl -v log.
-# curl's progress meter redraws its line with CR and no newline, so a
-# status line can follow one on the same line: split at CRs first.
+# curl's progress meter starts each redraw with a CR and ends it with
+# nothing, so the next verbose line (the status line too, when the answer
+# took a second or more) is written right after the meter's figures: the
+# status is looked for anywhere on a line, not only at its start.
 http_code_of() {
-	tr '\r' '\n' <"$1" | sed -n 's/^< HTTP\/[0-9.]* \([0-9]*\).*/\1/p' | tail -n1
+	tr '\r' '\n' <"$1" |
+	    sed -n 's/.*< HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' | tail -n1
 }
 
 # ---- load and the books (t-load, t-faults) ----------------------------------
@@ -182,6 +185,30 @@ load_tally() {
 				L_BAD=$((L_BAD + 1))
 			fi
 		done <"$f"
+	done
+}
+
+# load_why TAG ALLOWED: diagnostics for answers of run TAG whose status is
+# not one of ALLOWED (a regex of codes): up to five of them with the reason
+# each carried, then the last lines of the web server's and the workers'
+# logs, so that a failure far from here explains itself.
+load_why() {
+	local tag=$1 allowed=$2 f i j st n=0
+	for f in "$W/$tag"/status.*; do
+		i=${f##*.}
+		[ "$i" != all ] || continue
+		j=0
+		while read -r st; do
+			j=$((j + 1))
+			! printf '%s\n' "$st" | grep -qE "^($allowed)\$" || continue
+			n=$((n + 1))
+			[ "$n" -le 5 ] || continue
+			diag "$tag: client $i request $j: $st: $(head -c 200 "$W/$tag/out/$i-$j" 2>/dev/null | tr -d '\r' | head -n 1)"
+		done <"$f"
+	done
+	for f in "$ESTCA_RIG_DIR/log/${ESTCA_TEST_WEB:-apache}-error.log" \
+	    "$ESTCA_RIG_DIR/log/lighttpd-workers.log"; do
+		diag_file "$f" 15
 	done
 }
 

@@ -54,6 +54,7 @@ tally() {
 	NFAIL=$((NFAIL + L_TOTAL - L_200))
 	bad=$(grep -cvE "^($allowed)\$" "$W/$tag/status.all")
 	is "$tag: every answer is one of $allowed ($L_STATUSES)" "$bad" 0
+	[ "$bad" -eq 0 ] || load_why "$tag" "$allowed"
 	is "$tag: every 200 carries one certificate" "$L_BAD" 0
 }
 # one_each TAG: one more request per client, all must be 200
