@@ -76,8 +76,8 @@ forget_prepared(struct estca_db *db)
 	db->nprep = 0;
 }
 
-static void
-drop(struct estca_db *db)
+void
+db_drop(struct estca_db *db)
 {
 	if (db->conn != NULL)
 		PQfinish(db->conn);
@@ -152,7 +152,7 @@ db_connect(struct estca_db *db, char *detail, size_t len)
 	}
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		db_set_detail(detail, len, "postgres connect", PQerrorMessage(db->conn));
-		drop(db);
+		db_drop(db);
 		return ESTCA_ERR_UNAVAILABLE;
 	}
 	PQsetNoticeReceiver(db->conn, on_notice, db);
@@ -172,7 +172,7 @@ db_connect(struct estca_db *db, char *detail, size_t len)
 			db_set_detail(detail, len, "postgres connect", pr != NULL ?
 			    PQresultErrorMessage(pr) : PQerrorMessage(db->conn));
 			PQclear(pr);
-			drop(db);
+			db_drop(db);
 			return ESTCA_ERR_UNAVAILABLE;
 		}
 		PQclear(pr);
@@ -295,7 +295,7 @@ exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *bad = NULL;
 		const char *state;
-		bool sent, failed = false;
+		bool sent, failed = false, ending;
 		int r, kept = db->conn != NULL, idle;
 
 		if ((r = db_connect(db, detail, len)) != 0) {
@@ -330,7 +330,7 @@ exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 			db_set_detail(detail, len, "postgres", PQerrorMessage(db->conn));
 			for (i = 0; i < m; i++)
 				PQclear(got[i]);
-			drop(db);
+			db_drop(db);
 			/*
 			 * A kept connection went stale: one fresh try, unless
 			 * this request already acted on what the connection
@@ -354,8 +354,18 @@ exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
 			    PG_DIAG_MESSAGE_PRIMARY));
 		db_set_detail(detail, len, "postgres",
 		    bad != NULL ? PQresultErrorMessage(bad) : PQerrorMessage(db->conn));
+		ending = state != NULL && (strncmp(state, "57P", 3) == 0 ||
+		    strncmp(state, "08", 2) == 0);
 		for (i = 0; i < m; i++)
 			PQclear(got[i]);
+		/*
+		 * The server is ending this session (shutdown, crash,
+		 * recovery): all that is left to read is the socket's end.
+		 * Closed now, so that the next request connects again even if
+		 * it comes long after.
+		 */
+		if (ending)
+			db_drop(db);
 		return r;
 	}
 	return ESTCA_ERR_UNAVAILABLE;
@@ -540,7 +550,7 @@ estca_db_rollback(struct estca_db *db)
 	PQclear(res);
 	/* A connection that cannot even roll back is not worth keeping. */
 	if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
-		drop(db);
+		db_drop(db);
 }
 
 /* Text form of a bytea parameter: \x and two hex digits per byte. */

@@ -83,6 +83,8 @@ int db_exec_many(struct estca_db *db, size_t n, const struct db_stmt *st,
     char *detail, size_t len);
 int db_exec_commit(struct estca_db *db, const struct db_stmt *st,
     PGresult **res, char *detail, size_t len);
+/* Close the connection; what it kept and prepared goes with it. */
+void db_drop(struct estca_db *db);
 /* db_kept.c */
 void db_forget_kept(struct estca_db *db);
 bool db_ra_kept(struct estca_db *db, const char *alias,

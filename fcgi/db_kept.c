@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include "str.h"
+#include "log.h"
 #include "db_int.h"
 #include "cred.h"
 
@@ -26,18 +27,37 @@ db_forget_kept(struct estca_db *db)
 /*
  * Take in what the server has sent since the last statement: a notice on
  * estca_config (est.alias, est.role or est.role_member changed) empties
- * what is kept.  So does a connection that cannot be read: the next
- * statement finds out why.
+ * what is kept.  So does a connection that cannot be read.  One that was
+ * lost while idle (its backend ended without a word: killed, or the link
+ * cut) is closed here, before this request acted on anything it kept, so
+ * that the next statement connects again instead of failing; inside a
+ * transaction, or after the request used what was kept, the next
+ * statement fails and says why.
  */
 static void
 config_notices(struct estca_db *db)
 {
 	PGnotify *n;
+	bool idle;
 
 	db->noticed = false;
-	if (db->conn == NULL || PQconsumeInput(db->conn) != 1 ||
-	    PQstatus(db->conn) != CONNECTION_OK) {
+	if (db->conn == NULL) {
 		db_forget_kept(db);
+		return;
+	}
+	idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+	if (PQconsumeInput(db->conn) != 1 ||
+	    PQstatus(db->conn) != CONNECTION_OK) {
+		if (idle && !db->kept_used) {
+			char line[300];
+
+			estca_one_line(line, sizeof(line), PQerrorMessage(db->conn));
+			log_info("postgres: connection lost while idle (%s); "
+			    "connecting again", line);
+			db_drop(db);
+		} else {
+			db_forget_kept(db);
+		}
 		return;
 	}
 	while ((n = PQnotifies(db->conn)) != NULL) {

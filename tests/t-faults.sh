@@ -4,6 +4,9 @@
 # at the end the books agree with what every client was told:
 #   - PostgreSQL restarted during a burst: requests in flight get 503 (or
 #     500), the workers reconnect by themselves, nothing half-written;
+#   - the workers' database sessions killed (no message, only the end of
+#     the socket): the next request of every worker connects again and
+#     is served;
 #   - a FastCGI worker killed with SIGKILL mid-burst: an error for what it
 #     had in hand, the next requests served;
 #   - the token's store taken away under load (as when an HSM is pulled):
@@ -76,6 +79,24 @@ wait $run
 is "postgres restarted" "$st" 0
 tally pg '200|500|503|000'
 one_each pg-after
+
+# ---- the workers' database sessions ended without a word --------------------
+
+# A backend killed (or a connection cut) leaves the worker nothing to read
+# but the end of its socket: no message says why.  Each of the 16 workers
+# finds that out when its next request looks at the connection, and must
+# connect again for that request, not answer it with a 503.  (Killing a
+# backend makes PostgreSQL restart every session; it is back once it
+# answers.)
+backends=$(sql "SELECT pid FROM pg_stat_activity WHERE usename = 'estca_fcgi'")
+n_backends=$(printf '%s\n' "$backends" | grep -c '[0-9]')
+# shellcheck disable=SC2086
+kill -KILL $backends 2>/dev/null
+is "the workers had database sessions to kill" "$((n_backends > 0))" 1
+wait_until 60 sql "SELECT 1" >/dev/null 2>&1
+for i in $(seq 1 $C); do ln -sf "$W/c$i.b64" "$W/c$((i + C)).b64"; done
+load_run silent "$URL" $((2 * C)) 1 60 "user = \"faulter:$PW\""
+tally silent 200
 
 # ---- a worker killed mid-burst ------------------------------------------------
 
