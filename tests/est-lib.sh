@@ -161,31 +161,40 @@ load_run() {
 	wait
 }
 
-# load_tally TAG: L_TOTAL, L_200 and L_STATUSES ("N×code ...") of run TAG;
-# the serials of the certificates its 200s carried go to $W/serials.client,
-# and L_BAD counts 200s without exactly one certificate.
-load_tally() {
-	local tag=$1 i j st f
-	cat "$W/$tag"/status.* >"$W/$tag/status.all"
-	L_TOTAL=$(grep -c '' "$W/$tag/status.all")
-	L_200=$(grep -c '^200$' "$W/$tag/status.all")
-	L_STATUSES=$(sort "$W/$tag/status.all" | uniq -c | awk '{ printf "%s%sx%s", s, $1, $2; s = " " }')
-	L_BAD=0
-	for f in "$W/$tag"/status.*; do
+# load_each TAG FN: FN CLIENT REQUEST STATUS for every answer of run TAG
+# (FN sees the caller's locals).
+load_each() {
+	local f i j st
+	for f in "$W/$1"/status.*; do
 		i=${f##*.}
 		[ "$i" != all ] || continue
 		j=0
 		while read -r st; do
 			j=$((j + 1))
-			[ "$st" = 200 ] || continue
-			if ! openssl base64 -d -in "$W/$tag/out/$i-$j" |
-			    openssl pkcs7 -inform DER -print_certs 2>/dev/null |
-			    openssl x509 -noout -serial 2>/dev/null | cut -d= -f2 |
-			    sed 's/^0*//' | grep . >>"$W/serials.client"; then
-				L_BAD=$((L_BAD + 1))
-			fi
+			"$2" "$i" "$j" "$st"
 		done <"$f"
 	done
+}
+
+# load_tally TAG: L_TOTAL, L_200 and L_STATUSES ("N×code ...") of run TAG;
+# the serials of the certificates its 200s carried go to $W/serials.client,
+# and L_BAD counts 200s without exactly one certificate.
+load_tally() {
+	local tag=$1
+	cat "$W/$tag"/status.* >"$W/$tag/status.all"
+	L_TOTAL=$(grep -c '' "$W/$tag/status.all")
+	L_200=$(grep -c '^200$' "$W/$tag/status.all")
+	L_STATUSES=$(sort "$W/$tag/status.all" | uniq -c | awk '{ printf "%s%sx%s", s, $1, $2; s = " " }')
+	L_BAD=0
+	load_each "$tag" tally_one
+}
+tally_one() {
+	[ "$3" = 200 ] || return 0
+	openssl base64 -d -in "$W/$tag/out/$1-$2" |
+	    openssl pkcs7 -inform DER -print_certs 2>/dev/null |
+	    openssl x509 -noout -serial 2>/dev/null | cut -d= -f2 |
+	    sed 's/^0*//' | grep . >>"$W/serials.client" ||
+	    L_BAD=$((L_BAD + 1))
 }
 
 # load_why TAG ALLOWED: diagnostics for answers of run TAG whose status is
@@ -193,23 +202,18 @@ load_tally() {
 # each carried, then the last lines of the web server's and the workers'
 # logs, so that a failure far from here explains itself.
 load_why() {
-	local tag=$1 allowed=$2 f i j st n=0
-	for f in "$W/$tag"/status.*; do
-		i=${f##*.}
-		[ "$i" != all ] || continue
-		j=0
-		while read -r st; do
-			j=$((j + 1))
-			! printf '%s\n' "$st" | grep -qE "^($allowed)\$" || continue
-			n=$((n + 1))
-			[ "$n" -le 5 ] || continue
-			diag "$tag: client $i request $j: $st: $(head -c 200 "$W/$tag/out/$i-$j" 2>/dev/null | tr -d '\r' | head -n 1)"
-		done <"$f"
-	done
+	local tag=$1 allowed=$2 n=0 f
+	load_each "$tag" why_one
 	for f in "$ESTCA_RIG_DIR/log/${ESTCA_TEST_WEB:-apache}-error.log" \
 	    "$ESTCA_RIG_DIR/log/lighttpd-workers.log"; do
 		diag_file "$f" 15
 	done
+}
+why_one() {
+	! printf '%s\n' "$3" | grep -qE "^($allowed)\$" || return 0
+	n=$((n + 1))
+	[ "$n" -le 5 ] || return 0
+	diag "$tag: client $1 request $2: $3: $(head -c 200 "$W/$tag/out/$1-$2" 2>/dev/null | tr -d '\r' | head -n 1)"
 }
 
 # books ALIAS N200 NFAIL USES [KILLED]: the tables and the engine's audit
