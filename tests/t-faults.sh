@@ -7,7 +7,7 @@
 #   - the workers' database sessions killed (no message, only the end of
 #     the socket): the next request of every worker connects again and
 #     is served;
-#   - a FastCGI worker killed with SIGKILL mid-burst: an error for what it
+#   - a FastCGI worker killed with SIGKILL mid-request: an error for what it
 #     had in hand, the next requests served;
 #   - the token's store taken away under load (as when an HSM is pulled):
 #     503s while it is gone, the engine re-opens it once it is back;
@@ -100,13 +100,34 @@ tally silent 200
 
 # ---- a worker killed mid-burst ------------------------------------------------
 
+# The victim is a worker with a request in hand: an idle one waits in the
+# system call the idle workers share (accept(2)); a busy one is running,
+# or waits in another (on the engine or PostgreSQL), anywhere between the
+# end entity's lock and the COMMIT.
+worker_syscall() { local nr; read -r nr _ <"/proc/$1/syscall" 2>/dev/null && echo "$nr"; }
+idle_nr=$(for p in $(pgrep -f "$ESTCA_RIG_DIR/bin/estca-fcgi"); do worker_syscall "$p"; done |
+    sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
+busy_worker() {
+	local t=$((SECONDS + 10)) p nr
+	while [ $SECONDS -lt $t ]; do
+		for p in $(pgrep -f "$ESTCA_RIG_DIR/bin/estca-fcgi"); do
+			nr=$(worker_syscall "$p") || continue
+			[ "$nr" = "$idle_nr" ] || { echo "$p $nr"; return 0; }
+		done
+		sleep 0.02
+	done
+	return 1
+}
 load_run wk "$URL" $C $PER 120 "user = \"faulter:$PW\"" &
 run=$!
 after_issued 20
-victim=$(pgrep -f "$ESTCA_RIG_DIR/bin/estca-fcgi" | head -n 1)
-kill -KILL "$victim" 2>/dev/null
+if victim=$(busy_worker); then
+	kill -KILL "${victim%% *}" 2>/dev/null
+	ok "a worker with a request in hand killed (pid, system call: $victim; idle ones wait in $idle_nr)"
+else
+	fail "a worker with a request in hand killed" "none found within 10 s (idle ones wait in system call $idle_nr)"
+fi
 wait $run
-diag "killed worker $victim"
 tally wk '200|500|502|503|000'
 KILLED=$(grep -cvE '^200$' "$W/wk/status.all")
 KILLED=$((KILLED + $(cat "$W/pg/status.all" | grep -c '^000$')))
