@@ -83,11 +83,11 @@ one_each pg-after
 # ---- the workers' database sessions ended without a word --------------------
 
 # A backend killed (or a connection cut) leaves the worker nothing to read
-# but the end of its socket: no message says why.  Each of the 16 workers
-# finds that out when its next request looks at the connection, and must
-# connect again for that request, not answer it with a 503.  (Killing a
-# backend makes PostgreSQL restart every session; it is back once it
-# answers.)
+# but the end of its socket: no message says why.  Every worker (16 behind
+# Apache, 8 behind lighttpd; 16 clients reach them all) finds that out
+# when its next request looks at the connection, and must connect again
+# for that request, not answer it with a 503.  (Killing a backend makes
+# PostgreSQL restart every session; it is back once it answers.)
 backends=$(sql "SELECT pid FROM pg_stat_activity WHERE usename = 'estca_fcgi'")
 n_backends=$(printf '%s\n' "$backends" | grep -c '[0-9]')
 # shellcheck disable=SC2086
