@@ -84,7 +84,7 @@ one_each pg-after
 
 # A backend killed (or a connection cut) leaves the worker nothing to read
 # but the end of its socket: no message says why.  Every worker (16 behind
-# Apache, 8 behind lighttpd; 16 clients reach them all) finds that out
+# Apache, 8 behind lighttpd; 16 clients at once reach most of them) finds that out
 # when its next request looks at the connection, and must connect again
 # for that request, not answer it with a 503.  (Killing a backend makes
 # PostgreSQL restart every session; it is back once it answers.)
