@@ -19,14 +19,14 @@ estca_queued_free(struct estca_queued *q)
 }
 
 int
-estca_approval_key(X509_REQ *req, struct estca_queued *q, char *detail,
-    size_t detaillen)
+estca_approval_key(const struct estca_csr *req, struct estca_queued *q,
+    char *detail, size_t detaillen)
 {
 	unsigned int mdlen = 0;
 	int n;
 
 	memset(q, 0, sizeof(*q));
-	if ((n = i2d_X509_REQ(req, &q->der)) <= 0) {
+	if ((n = estca_csr_der(req, &q->der)) <= 0) {
 		snprintf(detail, detaillen, "CSR does not re-encode");
 		return ESTCA_ERR_INTERNAL;
 	}
@@ -41,7 +41,7 @@ estca_approval_key(X509_REQ *req, struct estca_queued *q, char *detail,
 
 int
 estca_approval_find(struct estca_db *db, const char *alias,
-    const char *operation, const char *auth, X509_REQ *req,
+    const char *operation, const char *auth, const struct estca_csr *req,
     struct estca_queued *q, char *detail, size_t detaillen)
 {
 	int r;

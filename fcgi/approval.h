@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include "errors.h"
 #include "db.h"
+#include "csr.h"
 
 /* One request's place in the queue. */
 struct estca_queued {
@@ -33,8 +34,8 @@ struct estca_queued {
  * (found false).  0, or an error (detail says which).  q is freed with
  * estca_queued_free() in every case.
  */
-int estca_approval_key(X509_REQ *req, struct estca_queued *q, char *detail,
-    size_t detaillen) ESTCA_WUR;
+int estca_approval_key(const struct estca_csr *req, struct estca_queued *q,
+    char *detail, size_t detaillen) ESTCA_WUR;
 
 /*
  * Hash req's DER and look the request up (FOR UPDATE, inside the caller's
@@ -42,7 +43,7 @@ int estca_approval_key(X509_REQ *req, struct estca_queued *q, char *detail,
  * q is freed with estca_queued_free() in every case.
  */
 int estca_approval_find(struct estca_db *db, const char *alias,
-    const char *operation, const char *auth, X509_REQ *req,
+    const char *operation, const char *auth, const struct estca_csr *req,
     struct estca_queued *q, char *detail, size_t detaillen) ESTCA_WUR;
 
 /* Who is asking for what, for estca_approval_store(). */

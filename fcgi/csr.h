@@ -39,10 +39,14 @@
 
 #define ESTCA_CODE_MAX 255   /* longest enrollment code (PKCS#9 ub) */
 
+struct estca_csr_req;           /* the decoded request (csr.c) */
+
 struct estca_csr {
-	X509_REQ *req;
+	struct estca_csr_req *req;
 	const X509_NAME *subject;   /* points into req */
-	X509_PUBKEY *spki;          /* points into req */
+	X509_PUBKEY *spki;          /* owned: the request's
+	                             * SubjectPublicKeyInfo, to encode */
+	EVP_PKEY *key;              /* owned: the request's public key */
 	GENERAL_NAMES *sans;        /* owned; NULL when none requested */
 	char *challenge;            /* challengePassword as UTF-8, NUL-ended;
 	                             * NULL when absent; a secret, wiped on free */
@@ -59,6 +63,12 @@ struct estca_csr {
 int estca_csr_decode(const unsigned char *body, size_t len, struct estca_csr *c,
     char *why, size_t whylen) ESTCA_WUR;
 void estca_csr_free(struct estca_csr *c);
+
+/*
+ * The request's DER into *der (OPENSSL_free it), re-encoded as
+ * i2d_X509_REQ would (the signed part as received): its length, or <= 0.
+ */
+int estca_csr_der(const struct estca_csr *c, unsigned char **der) ESTCA_WUR;
 
 /* The ChangeSubjectName attribute type, dotted. */
 #define ESTCA_OID_CHANGE_SUBJECT_NAME "1.3.6.1.5.5.7.7.36"

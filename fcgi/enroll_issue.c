@@ -319,7 +319,7 @@ enroll_queue_find(struct enroll *e)
 	int r;
 
 	r = estca_approval_find(e->ctx->db, e->h->alias.name, e->op, e->auth,
-	    e->csr.req, &e->q, detail, sizeof(detail));
+	    &e->csr, &e->q, detail, sizeof(detail));
 	return r != 0 ? enroll_db_fail(e, r, "approval queue", detail) : 0;
 }
 

@@ -178,7 +178,7 @@ initial(struct enroll *e)
 
 	/* The end entity, and this request in the approval queue, locked
 	 * in one round trip with the BEGIN. */
-	if ((r = estca_approval_key(e->csr.req, &e->q, detail,
+	if ((r = estca_approval_key(&e->csr, &e->q, detail,
 	    sizeof(detail))) != 0) {
 		r = enroll_db_fail(e, r, "approval queue key", detail);
 		goto out;
@@ -340,7 +340,7 @@ renew(struct enroll *e)
 	f.cert = client;
 	f.subject = e->csr.subject;
 	f.sans = e->csr.sans;
-	f.spki = e->csr.spki;
+	f.key = e->csr.key;
 	f.csn = e->csr.csn;
 	f.server_keygen = e->key_type != NULL;
 
@@ -453,10 +453,8 @@ estca_op_simplereenroll(struct estca_ctx *ctx, struct estca_http *h)
  * NULL when the CSR's key is none of the four the engine makes.
  */
 static const char *
-keygen_type(const X509_PUBKEY *spki)
+keygen_type(const EVP_PKEY *pk)
 {
-	EVP_PKEY *pk = X509_PUBKEY_get0(spki);
-
 	if (pk == NULL)
 		return NULL;
 	if (EVP_PKEY_is_a(pk, "RSA"))
@@ -497,7 +495,7 @@ estca_op_serverkeygen(struct estca_ctx *ctx, struct estca_http *h)
 	}
 	if ((r = request_csr(&e)) != 0)
 		return r;
-	if ((e.key_type = keygen_type(e.csr.spki)) == NULL) {
+	if ((e.key_type = keygen_type(e.csr.key)) == NULL) {
 		r = enroll_refuse(&e, ESTCA_ERR_REFUSED,
 		    "CSR key must be RSA 2048/3072 or EC P-256/P-384 "
 		    "(it names the key type to generate)", "unsupported key type",

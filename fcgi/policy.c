@@ -472,7 +472,8 @@ estca_policy_renew(const struct estca_alias *a, const struct estca_renew_facts *
 		return;
 	}
 	if (!f->server_keygen && !a->allow_same_key_renewal &&
-	    X509_PUBKEY_eq(X509_get_X509_PUBKEY(f->cert), f->spki) == 1) {
+	    f->key != NULL && X509_get0_pubkey(f->cert) != NULL &&
+	    EVP_PKEY_eq(X509_get0_pubkey(f->cert), f->key) == 1) {
 		decide(d, ESTCA_ERR_REFUSED,
 		    "renewal with the same public key is not allowed for this alias",
 		    "renewal with the same key refused");

@@ -111,7 +111,7 @@ struct estca_renew_facts {
 	const X509 *cert;
 	const X509_NAME *subject;   /* the CSR's */
 	const GENERAL_NAMES *sans;  /* the CSR's; NULL: none */
-	const X509_PUBKEY *spki;    /* the CSR's */
+	const EVP_PKEY *key;        /* the CSR's public key */
 	bool csn;                   /* the CSR carries ChangeSubjectName */
 	bool server_keygen;         /* serverkeygen: the key will be new */
 };

@@ -59,6 +59,19 @@ printf 'Zm9v Y g' >"$c/b64/blanks"
 base64 "$t/chal.csr" >"$c/csr/challenge-b64"
 base64 -w0 "$t/dev.csr" >"$c/csr/san-b64"
 cp "$t/dev.csr" "$c/csr/san-der"
+# keys csr.c makes from their fields (P-384, RSA 2048) and keys it leaves
+# to OpenSSL's decoders (a compressed point, Ed25519, RSA-PSS)
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes \
+    -keyout /dev/null -subj "/CN=p384" -outform DER -out "$c/csr/p384-der" 2>/dev/null
+openssl req -new -newkey rsa:2048 -nodes -keyout /dev/null -subj "/CN=rsa" \
+    -outform DER -out "$c/csr/rsa2048-der" 2>/dev/null
+openssl ec -in "$t/ec.pem" -conv_form compressed -out "$t/ecc.pem" 2>/dev/null
+openssl req -new -key "$t/ecc.pem" -subj "/CN=compressed" -outform DER \
+    -out "$c/csr/compressed-der"
+openssl req -new -newkey ed25519 -nodes -keyout /dev/null -subj "/CN=ed" \
+    -outform DER -out "$c/csr/ed25519-der" 2>/dev/null
+openssl req -new -newkey rsa-pss -pkeyopt rsa_keygen_bits:1024 -nodes \
+    -keyout /dev/null -subj "/CN=pss" -outform DER -out "$c/csr/rsapss-der" 2>/dev/null
 if [ -x "$csn" ]; then
 	openssl req -new -key "$t/ec.pem" -subj "/CN=new name" \
 	    -addext "subjectAltName=DNS:new.example" -outform DER -out "$t/new.csr"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include "csr.h"
@@ -58,7 +59,8 @@ make_csr(EVP_PKEY *key, const char *const *subj, const char *sans,
 	if (challenge != NULL)
 		X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword,
 		    MBSTRING_UTF8, (const unsigned char *)challenge, -1);
-	X509_REQ_sign(req, key, EVP_sha256());
+	/* Ed25519 signs without a separate digest */
+	X509_REQ_sign(req, key, EVP_PKEY_is_a(key, "ED25519") ? NULL : EVP_sha256());
 	*len = i2d_X509_REQ(req, &der);
 	X509_REQ_free(req);
 	return der;
@@ -277,6 +279,122 @@ test_csn(void)
 	GENERAL_NAMES_free(g);
 }
 
+/* The key and its encodings as the decoder gives them: kind names it. */
+static void
+key_case(EVP_PKEY *key, const char *kind)
+{
+	static const char *subj[] = { "CN", "keys", NULL };
+	struct estca_csr c;
+	unsigned char *der, *again = NULL, *spki = NULL, *want = NULL;
+	char why[200];
+	int len, n, m;
+
+	if (key == NULL) {
+		tap_ok(0, "%s: no key made", kind);
+		return;
+	}
+	der = make_csr(key, subj, NULL, NULL, &len);
+	tap_ok(der != NULL && estca_csr_decode(der, (size_t)len, &c, why,
+	    sizeof(why)) == 0, "%s: request decodes (%s)", kind, der ? why : "-");
+	tap_ok(c.key != NULL && EVP_PKEY_eq(c.key, key) == 1,
+	    "%s: the request's key", kind);
+	n = c.spki != NULL ? i2d_X509_PUBKEY(c.spki, &spki) : -1;
+	m = i2d_PUBKEY(key, &want);
+	tap_ok(n > 0 && n == m && want != NULL &&
+	    memcmp(spki, want, (size_t)n) == 0,
+	    "%s: its SubjectPublicKeyInfo as sent", kind);
+	n = estca_csr_der(&c, &again);
+	tap_ok(n == len && again != NULL && memcmp(again, der, (size_t)len) == 0,
+	    "%s: the request re-encodes to the bytes sent", kind);
+	estca_csr_free(&c);
+	OPENSSL_free(again);
+	OPENSSL_free(spki);
+	OPENSSL_free(want);
+	OPENSSL_free(der);
+}
+
+/*
+ * Named-curve EC keys (uncompressed) and RSA keys are made from the
+ * request's fields; a compressed point, Ed25519 and RSA-PSS keys go
+ * through OpenSSL's decoders: the same facts either way.  A key that is
+ * not one, and a request signed with another key, are refused.
+ */
+static void
+test_keys(void)
+{
+	static const char *subj[] = { "CN", "keys", NULL };
+	EVP_PKEY *p384 = EVP_EC_gen("P-384"), *rsa = EVP_RSA_gen(2048),
+	    *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"),
+	    *pss = NULL,
+	    *comp = EVP_EC_gen("P-256");
+	struct estca_csr c;
+	unsigned char *der;
+	char why[200];
+	int len;
+
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+
+	if (pctx == NULL || EVP_PKEY_keygen_init(pctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_keygen_bits(pctx, 2048) != 1 ||
+	    EVP_PKEY_generate(pctx, &pss) != 1)
+		pss = NULL;
+	EVP_PKEY_CTX_free(pctx);
+	tap_ok(p384 && rsa && ed && pss && comp, "test keys made");
+	key_case(key1, "P-256");
+	key_case(p384, "P-384");
+	key_case(rsa, "RSA 2048");
+	key_case(ed, "Ed25519");
+	key_case(pss, "RSA-PSS");
+	tap_ok(EVP_PKEY_set_utf8_string_param(comp, "point-format",
+	    "compressed") == 1, "P-256 key set to encode its point compressed");
+	key_case(comp, "P-256, compressed point");
+
+	/* the point's last byte changed: not on the curve, no key */
+	der = make_csr(key1, subj, NULL, NULL, &len);
+	{
+		const unsigned char *p = der;
+		X509_REQ *r = d2i_X509_REQ(NULL, &p, len);
+		unsigned char *spki = NULL;
+		int n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(r), &spki);
+		unsigned char *at = NULL;
+
+		for (int i = 0; n > 0 && i + n <= len; i++)
+			if (memcmp(der + i, spki, (size_t)n) == 0)
+				at = der + i + n - 1;
+		tap_ok(at != NULL, "the key found in the request");
+		if (at != NULL)
+			*at ^= 1;
+		X509_REQ_free(r);
+		OPENSSL_free(spki);
+	}
+	tap_ok(estca_csr_decode(der, (size_t)len, &c, why, sizeof(why)) ==
+	    ESTCA_ERR_MALFORMED && strcmp(why, "request public key unusable") == 0,
+	    "a point off the curve refused (%s)", why);
+	OPENSSL_free(der);
+
+	/* key1 in the request, signed with key2 */
+	{
+		X509_REQ *req = X509_REQ_new();
+		unsigned char *d = NULL;
+
+		X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN",
+		    MBSTRING_ASC, (const unsigned char *)"other", -1, -1, 0);
+		X509_REQ_set_pubkey(req, key1);
+		X509_REQ_sign(req, key2, EVP_sha256());
+		len = i2d_X509_REQ(req, &d);
+		tap_ok(estca_csr_decode(d, (size_t)len, &c, why, sizeof(why)) ==
+		    ESTCA_ERR_MALFORMED && strstr(why, "signature") != NULL,
+		    "a request signed with another key refused (%s)", why);
+		X509_REQ_free(req);
+		OPENSSL_free(d);
+	}
+	EVP_PKEY_free(p384);
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(ed);
+	EVP_PKEY_free(pss);
+	EVP_PKEY_free(comp);
+}
+
 int
 main(void)
 {
@@ -284,6 +402,7 @@ main(void)
 		return 1;
 	test_media_type();
 	test_csr();
+	test_keys();
 	test_csn();
 	fixture_keys_free(key1, key2);
 	return tap_done();

@@ -247,10 +247,6 @@ test_renew(void)
 	GENERAL_NAMES *same = sans_of("IP:192.0.2.1,DNS:a.example"),
 	    *fewer = sans_of("DNS:a.example"),
 	    *upper_sans = sans_of("IP:192.0.2.1,DNS:A.example");
-	X509_PUBKEY *spki1 = NULL, *spki2 = NULL;
-
-	X509_PUBKEY_set(&spki1, key1);
-	X509_PUBKEY_set(&spki2, key2);
 	X509_NAME_add_entry_by_txt(printable, "CN", V_ASN1_PRINTABLESTRING,
 	    (const unsigned char *)"device1", -1, -1, 0);
 	memset(&a, 0, sizeof(a));
@@ -263,7 +259,7 @@ test_renew(void)
 	f0.cert = cert;
 	f0.subject = n;
 	f0.sans = same;
-	f0.spki = spki2;
+	f0.key = key2;
 
 	f = f0;
 	estca_policy_renew(&a, &f, &d);
@@ -349,7 +345,7 @@ test_renew(void)
 	estca_policy_renew(&a, &f, &d);
 	tap_ok(d.err == 0, "no SANs in either: accept");
 	f = f0;
-	f.spki = spki1;
+	f.key = key1;
 	estca_policy_renew(&a, &f, &d);
 	tap_ok(d.err == ESTCA_ERR_REFUSED && strstr(d.reason, "same public key") != NULL,
 	    "same key, alias forbids: refused");
@@ -375,8 +371,6 @@ test_renew(void)
 	GENERAL_NAMES_free(same);
 	GENERAL_NAMES_free(fewer);
 	GENERAL_NAMES_free(upper_sans);
-	X509_PUBKEY_free(spki1);
-	X509_PUBKEY_free(spki2);
 }
 
 
