@@ -196,6 +196,21 @@ estca_wire_reply_decode(const unsigned char *p, size_t len, ESTCA_REPLY **out)
 		ESTCA_REPLY_free(r);
 		return ESTCA_ERR_MALFORMED;
 	}
+	/*
+	 * certs holds certificates: each a SEQUENCE, which ANY keeps as the
+	 * bytes received.  ANY would also take other tags (tag 0 among
+	 * them, whose re-encoding is no longer a valid element): refused.
+	 */
+	for (int i = 0; i < estca_wire_reply_ncerts(r); i++) {
+		const ASN1_TYPE *t = sk_ASN1_TYPE_value(r->certs, i);
+
+		if (t == NULL || t->type != V_ASN1_SEQUENCE ||
+		    t->value.sequence == NULL ||
+		    ASN1_STRING_length(t->value.sequence) <= 0) {
+			ESTCA_REPLY_free(r);
+			return ESTCA_ERR_MALFORMED;
+		}
+	}
 	*out = r;
 	return 0;
 }

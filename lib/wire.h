@@ -86,7 +86,8 @@ typedef struct estca_reply_st {
 DECLARE_ASN1_FUNCTIONS(ESTCA_REQ)
 DECLARE_ASN1_FUNCTIONS(ESTCA_REPLY)
 
-/* Decode exactly len bytes; trailing bytes are ESTCA_ERR_MALFORMED. */
+/* Decode exactly len bytes; trailing bytes are ESTCA_ERR_MALFORMED, and
+ * so is a reply whose certs are not all SEQUENCEs. */
 int estca_wire_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out) ESTCA_WUR;
 int estca_wire_reply_decode(const unsigned char *p, size_t len, ESTCA_REPLY **out) ESTCA_WUR;
 /* Encode into b (framed: length prefix included). */

@@ -142,10 +142,26 @@ main(void)
 			sk_ASN1_TYPE_push(r3->certs, t);
 			estca_buf_reset(&b);
 			tap_ok(estca_wire_reply_encode(r3, &b) == 0 &&
-			    estca_wire_reply_decode(b.data + 4, b.len - 4, &r4) == 0 &&
-			    estca_wire_reply_cert_der(r4, 2, &cp, &cl) == ESTCA_ERR_MALFORMED,
-			    "INTEGER in place of a certificate refused");
+			    estca_wire_reply_decode(b.data + 4, b.len - 4, &r4) ==
+			    ESTCA_ERR_MALFORMED && r4 == NULL,
+			    "a reply with an INTEGER in place of a certificate refused");
 			ESTCA_REPLY_free(r4);
+			(void)sk_ASN1_TYPE_pop(r3->certs);
+			ASN1_TYPE_free(t);
+		}
+		/* tag 0 where a certificate belongs: its re-encoding would be an
+		 * end-of-contents octet pair (a fuzzer's find) */
+		{
+			static const unsigned char tag0[] = {
+				0x30, 0x0c, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00,
+				0xa1, 0x04, 0x00, 0x02, 0x41, 0x42,
+			};
+			ESTCA_REPLY *r5 = NULL;
+
+			tap_ok(estca_wire_reply_decode(tag0, sizeof(tag0), &r5) ==
+			    ESTCA_ERR_MALFORMED && r5 == NULL,
+			    "a reply with a tag-0 element in certs refused");
+			ESTCA_REPLY_free(r5);
 		}
 		X509_free(back);
 		ESTCA_REPLY_free(r3);
