@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <stdint.h>
@@ -160,6 +161,32 @@ estca_spki_from_pkey(const EVP_PKEY *in, ESTCA_SPKI **out)
 	return spki_from_der(der, n, out);
 }
 
+/*
+ * OpenSSL's ANY takes an element with tag 0 (type V_ASN1_EOC) and
+ * re-encodes it as an end-of-contents pair, which no decoder takes back.
+ * A request's ANY fields (the key's algorithm parameters, the value of
+ * an otherName) never hold one when made by an encoder: refused.
+ */
+static bool
+any_fields_ok(const ESTCA_REQ *r)
+{
+	if (r->spki != NULL) {
+		int ptype;
+
+		X509_ALGOR_get0(NULL, &ptype, NULL, r->spki->alg);
+		if (ptype == V_ASN1_EOC)
+			return false;
+	}
+	for (int i = 0; i < sk_GENERAL_NAME_num(r->sans); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(r->sans, i);
+
+		if (g->type == GEN_OTHERNAME && (g->d.otherName->value == NULL ||
+		    g->d.otherName->value->type == V_ASN1_EOC))
+			return false;
+	}
+	return true;
+}
+
 int
 estca_wire_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out)
 {
@@ -172,7 +199,7 @@ estca_wire_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out)
 	r = d2i_ESTCA_REQ(NULL, &q, (long)len);
 	if (r == NULL)
 		return ESTCA_ERR_MALFORMED;
-	if ((size_t)(q - p) != len) {
+	if ((size_t)(q - p) != len || !any_fields_ok(r)) {
 		ESTCA_REQ_free(r);
 		return ESTCA_ERR_MALFORMED;
 	}

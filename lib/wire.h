@@ -87,7 +87,9 @@ DECLARE_ASN1_FUNCTIONS(ESTCA_REQ)
 DECLARE_ASN1_FUNCTIONS(ESTCA_REPLY)
 
 /* Decode exactly len bytes; trailing bytes are ESTCA_ERR_MALFORMED, and
- * so is a reply whose certs are not all SEQUENCEs. */
+ * so are a reply whose certs are not all SEQUENCEs and a request with a
+ * tag-0 element in an ANY field (key parameters, otherName values),
+ * which would not survive re-encoding. */
 int estca_wire_req_decode(const unsigned char *p, size_t len, ESTCA_REQ **out) ESTCA_WUR;
 int estca_wire_reply_decode(const unsigned char *p, size_t len, ESTCA_REPLY **out) ESTCA_WUR;
 /* Encode into b (framed: length prefix included). */

@@ -149,6 +149,25 @@ main(void)
 			(void)sk_ASN1_TYPE_pop(r3->certs);
 			ASN1_TYPE_free(t);
 		}
+		/* a request whose key parameters are a tag-0 element (another
+		 * fuzzer's find); the same request with NULL parameters decodes */
+		{
+			unsigned char req[] = {
+				0x30, 0x1d, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02,
+				0xa4, 0x15, 0x30, 0x13, 0x30, 0x0d, 0x06, 0x09,
+				0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+				0x01, 0x20, 0x00, 0x03, 0x02, 0x00, 0x00,
+			};
+			ESTCA_REQ *rq = NULL;
+
+			tap_ok(estca_wire_req_decode(req, sizeof(req), &rq) ==
+			    ESTCA_ERR_MALFORMED && rq == NULL,
+			    "a request with tag-0 key parameters refused");
+			req[25] = 0x05;
+			tap_ok(estca_wire_req_decode(req, sizeof(req), &rq) == 0 &&
+			    rq != NULL, "... with NULL parameters it decodes");
+			ESTCA_REQ_free(rq);
+		}
 		/* tag 0 where a certificate belongs: its re-encoding would be an
 		 * end-of-contents octet pair (a fuzzer's find) */
 		{
