@@ -229,11 +229,10 @@ estca_wire_reply_decode(const unsigned char *p, size_t len, ESTCA_REPLY **out)
 	 * them, whose re-encoding is no longer a valid element): refused.
 	 */
 	for (int i = 0; i < estca_wire_reply_ncerts(r); i++) {
-		const ASN1_TYPE *t = sk_ASN1_TYPE_value(r->certs, i);
+		const unsigned char *der;
+		size_t n;
 
-		if (t == NULL || t->type != V_ASN1_SEQUENCE ||
-		    t->value.sequence == NULL ||
-		    ASN1_STRING_length(t->value.sequence) <= 0) {
+		if (estca_wire_reply_cert_der(r, i, &der, &n) != 0) {
 			ESTCA_REPLY_free(r);
 			return ESTCA_ERR_MALFORMED;
 		}
